@@ -1,0 +1,29 @@
+"""User-facing errors: the CLI prints them as one line and exits non-zero."""
+
+
+class UserError(Exception):
+    """A mistake in the user's input; shown as one line, never as a traceback."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """An unknown config key or a value of the wrong type."""
+
+    exit_code = 2
+
+
+class DataError(UserError):
+    """Unreadable or inconsistent data: names the file, the record and what was expected."""
+
+    exit_code = 3
+
+
+class DataNotFound(DataError):
+    """A dataset that is not on disk: names the files, the layout and the format expected."""
+
+
+class TaskNotFound(UserError):
+    """A task name that no installed tfzoo package registers."""
+
+    exit_code = 2
