@@ -1,0 +1,128 @@
+"""The books' toy tasks, used by tests, distributed checks and `tfzoo demo`.
+
+`toy.linreg` is 实例1: fit y = 2x from noisy samples (the book reaches
+W 1.9686, b 0.0432). `toy.xor` is 实例30: a two-layer network learns XOR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfzoo.common.data import DataSplit
+from tfzoo.common.optim import OptimConfig, clip_gradients
+from tfzoo.common.task import Task, TrainState
+from tfzoo.common.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class LinRegConfig:
+    """y = slope·x + noise; the model learns one weight and one bias."""
+
+    data: str = "generated"
+    slope: float = 2.0
+    noise: float = 0.3
+    samples: int = 100
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=400, batch_size=10, eval_every=100, ckpt_every=100, log_every=50))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(optimizer="sgd", lr=0.05))
+
+    @classmethod
+    def tiny(cls) -> "LinRegConfig":
+        base = cls()
+        return replace(base, train=replace(base.train, steps=20, eval_every=10, ckpt_every=10, log_every=5))
+
+
+def _linreg_split(config: LinRegConfig, split: str) -> DataSplit:
+    rng = np.random.default_rng({"train": 1, "val": 2, "test": 3}[split])
+    x = rng.uniform(-1, 1, size=(config.samples, 1)).astype("float32")
+    y = (config.slope * x + rng.normal(0, config.noise, size=x.shape)).astype("float32")
+    return DataSplit(
+        dataset=tf.data.Dataset.from_tensor_slices((x, y)), size=len(x), class_names=(), image_shape=None
+    )
+
+
+class _Regression(Task):
+    """Mean-squared-error regression steps shared by the toy tasks."""
+
+    def train_step(self, state: TrainState, batch: Any) -> dict[str, tf.Tensor]:
+        x, y = batch
+        model, optimizer = state.models["model"], state.optimizers["model"]
+        with tf.GradientTape() as tape:
+            per_example = tf.reduce_mean(tf.square(model(x, training=True) - y), axis=-1)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=state.global_batch_size)
+        grads = clip_gradients(tape.gradient(loss, model.trainable_variables), state.config.optim.clip_norm)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return {"loss": loss}
+
+    def metrics(self, config: Any, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
+        return {"loss": keras.metrics.MeanSquaredError(name="loss")}
+
+    def eval_step(self, state: TrainState, batch: Any, metrics: dict[str, keras.metrics.Metric]) -> None:
+        x, y = batch
+        metrics["loss"].update_state(y, state.models["model"](x, training=False))
+
+
+class LinReg(_Regression):
+    name = "toy.linreg"
+    config_class = LinRegConfig
+    description = "实例1: linear regression of y = 2x from 100 noisy points"
+    data_specs = ("generated",)
+
+    def data(self, config: LinRegConfig, split: str) -> DataSplit:
+        return _linreg_split(config, split)
+
+    def build_models(self, config: LinRegConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
+        inputs = keras.Input((1,))
+        outputs = keras.layers.Dense(1, name="linear")(inputs)
+        return {"model": keras.Model(inputs, outputs, name="linreg")}
+
+    def predict(self, run: Any, inputs: list[str]) -> list[dict[str, Any]]:
+        model = run.models["model"]
+        return [{"x": float(v), "y": float(model(np.array([[float(v)]], "float32"))[0, 0])} for v in inputs]
+
+
+@dataclass(frozen=True)
+class XorConfig:
+    """A two-layer network on the four XOR points (实例30)."""
+
+    data: str = "generated"
+    hidden: int = 8
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=600, batch_size=4, eval_every=200, ckpt_every=200, log_every=100))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(optimizer="adam", lr=0.05))
+
+    @classmethod
+    def tiny(cls) -> "XorConfig":
+        base = cls()
+        return replace(base, train=replace(base.train, steps=10, eval_every=5, ckpt_every=5, log_every=5))
+
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], "float32")
+XOR_Y = np.array([[0], [1], [1], [0]], "float32")
+
+
+class Xor(_Regression):
+    name = "toy.xor"
+    config_class = XorConfig
+    description = "实例30: XOR with one hidden layer"
+    data_specs = ("generated",)
+
+    def data(self, config: XorConfig, split: str) -> DataSplit:
+        return DataSplit(
+            dataset=tf.data.Dataset.from_tensor_slices((XOR_X, XOR_Y)), size=4, class_names=(), image_shape=None
+        )
+
+    def build_models(self, config: XorConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
+        inputs = keras.Input((2,))
+        hidden = keras.layers.Dense(config.hidden, activation="relu", name="hidden")(inputs)
+        outputs = keras.layers.Dense(1, name="output")(hidden)
+        return {"model": keras.Model(inputs, outputs, name="xor")}
+
+    def predict(self, run: Any, inputs: list[str]) -> list[dict[str, Any]]:
+        model = run.models["model"]
+        pairs = [[float(v) for v in item.split(",")] for item in inputs]
+        values = model(np.array(pairs, "float32")).numpy()[:, 0]
+        return [{"input": p, "output": float(v)} for p, v in zip(pairs, values)]

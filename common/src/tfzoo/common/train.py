@@ -1,0 +1,362 @@
+"""The one training loop: a `tf.function` step under any `tf.distribute` strategy.
+
+Keras 3 `fit` cannot train under MultiWorkerMirroredStrategy or
+ParameterServerStrategy (keras-team/keras#20585), so tfzoo runs its own loop.
+Resume is exact: the data order of epoch `e` depends only on (seed, e), so a
+restored step count tells which epoch and which batch come next, and every
+random op draws from seeds stored in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfzoo.common import config as cfg
+from tfzoo.common.checkpoint import Checkpoints
+from tfzoo.common.distribute import is_chief, task_role
+from tfzoo.common.errors import ConfigError, DataError, UserError
+from tfzoo.common.logging import MetricsLog, Progress, Summaries, format_values
+from tfzoo.common.task import Task, TrainState
+
+# Keys that may change when a run resumes: they alter how long or how often, not what is learned.
+RESUMABLE_KEYS = {"train.steps", "train.eval_every", "train.log_every", "train.ckpt_every", "train.ckpt_secs"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long and how the trainer runs; every task config nests one as `train`."""
+
+    steps: int = 2000
+    batch_size: int = 64
+    seed: int = 0
+    log_every: int = 50
+    eval_every: int = 500
+    eval_batches: int = 0  # 0 evaluates the whole split; tiny configs cap it
+    ckpt_every: int = 500
+    ckpt_secs: float = 0.0  # also save when this many seconds passed; 0 = off
+    keep: int = 3
+    patience: int = 0  # evaluations without improvement before stopping; 0 = never stop early
+    min_delta: float = 0.0
+    restore_best: bool = True
+    deterministic: bool = True
+    jit_compile: bool = False  # XLA is 2-3x slower on the project CPU
+    shuffle_buffer: int = 10_000
+
+
+class Interrupted(UserError):
+    """SIGINT or SIGTERM: the current step finished and a checkpoint was written."""
+
+    exit_code = 4
+
+
+def seed_everything(seed: int, *, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow; turn on op determinism (CPU-safe)."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+class RunDir:
+    """Paths of a run: config.json, info.json, checkpoints/, tensorboard/, metrics.jsonl, plots/, export/."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.config = self.path / "config.json"
+        self.info = self.path / "info.json"
+        self.task = self.path / "task.txt"
+        self.checkpoints = self.path / "checkpoints"
+        self.tensorboard = self.path / "tensorboard"
+        self.metrics = self.path / "metrics.jsonl"
+        self.plots = self.path / "plots"
+        self.export = self.path / "export"
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch) % (2**31 - 1)
+
+
+class Trainer:
+    """Train `task` with `config` into `run_dir`, resuming when it already holds checkpoints."""
+
+    def __init__(
+        self,
+        *,
+        task: Task,
+        config: Any,
+        run_dir: str | Path,
+        strategy: tf.distribute.Strategy | None = None,
+        force: bool = False,
+        verbose: bool = True,
+    ) -> None:
+        self.task = task
+        self.config = config
+        self.tc: TrainConfig = config.train
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.chief = is_chief(self.strategy)
+        self.run = RunDir(run_dir)
+        self.force = force
+        self.verbose = verbose and self.chief
+        self._stop_signal: int | None = None
+
+    # ----- setup ---------------------------------------------------------------
+    def _check_resume_config(self) -> None:
+        if not self.run.config.exists():
+            return
+        previous_task = self.run.task.read_text().strip() if self.run.task.exists() else self.task.name
+        if previous_task != self.task.name:
+            raise ConfigError(f"{self.run.path} holds a {previous_task} run, not {self.task.name}")
+        old = cfg.load_json(self.task.config_class, self.run.config)
+        changed = set(cfg.changed_keys(old, self.config)) - RESUMABLE_KEYS
+        if changed and not self.force:
+            raise ConfigError(
+                f"{self.run.path} was trained with other settings ({', '.join(sorted(changed))}); "
+                "use another --run-dir, or --force to continue anyway"
+            )
+
+    def _prepare_run_dir(self) -> None:
+        self._check_resume_config()
+        if self.chief:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+            self.run.plots.mkdir(exist_ok=True)
+            cfg.save_json(self.config, self.run.config)
+            self.run.task.write_text(self.task.name + "\n")
+
+    def _build(self, info: dict[str, Any], total_steps: int) -> None:
+        with self.strategy.scope():
+            self.models = self.task.build_models(self.config, info)
+            self.optimizers = self.task.build_optimizers(self.config, self.models, total_steps=total_steps)
+            for name, optimizer in self.optimizers.items():
+                if name in self.models:
+                    # Build slots now so a restore fills them instead of deferring.
+                    optimizer.build(self.models[name].trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.best_value = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_value")
+            self.bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
+            self.metrics = self.task.metrics(self.config, info)
+        self.state = TrainState(
+            models=self.models,
+            optimizers=self.optimizers,
+            step=self.step,
+            config=self.config,
+            info=info,
+            global_batch_size=self.tc.batch_size,
+        )
+        trackables = {f"model_{k}": v for k, v in self.models.items()}
+        trackables.update({f"optimizer_{k}": v for k, v in self.optimizers.items()})
+        trackables.update(step=self.step, best_value=self.best_value, bad_evals=self.bad_evals)
+        trackables.update(self.task_trackables())
+        ckpt_dir = self.run.checkpoints if self.chief else self._worker_tmp()
+        self.checkpoints = Checkpoints(ckpt_dir, keep=self.tc.keep, trackables=trackables)
+
+    def task_trackables(self) -> dict[str, Any]:
+        """Extra state the task keeps in `state.extras` that must be checkpointed."""
+        return {k: v for k, v in self.state.extras.items() if isinstance(v, (tf.Variable, tf.Module))}
+
+    def _worker_tmp(self) -> Path:
+        # Collective ops need every worker to save; non-chief copies go to a scratch folder.
+        kind, index = task_role()
+        return self.run.path / f".scratch-{kind}-{index}"
+
+    # ----- data ------------------------------------------------------------------
+    def _train_batches(self, data: Any, epoch: int, skip: int) -> tf.data.Dataset:
+        seed = _epoch_seed(self.tc.seed, epoch)
+        ds = data.dataset.shuffle(
+            min(data.size, self.tc.shuffle_buffer), seed=seed, reshuffle_each_iteration=False
+        )
+        ds = ds.enumerate().skip(skip * self.tc.batch_size)
+
+        def transform(index, example):
+            return self.task.train_map(self.config, example, tf.stack([tf.constant(seed, tf.int64), index]))
+
+        ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.batch(self.tc.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+        return self.strategy.experimental_distribute_dataset(ds)
+
+    def eval_batches(self, data: Any, *, limit: int = 0) -> Any:
+        ds = data.dataset.map(
+            lambda example: self.task.eval_map(self.config, example),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        ).batch(self.tc.batch_size)
+        if limit:
+            ds = ds.take(limit)
+        return self.strategy.experimental_distribute_dataset(ds.prefetch(tf.data.AUTOTUNE))
+
+    # ----- compiled steps ------------------------------------------------------------
+    def _make_train_fn(self):
+        strategy, task, state, step = self.strategy, self.task, self.state, self.step
+
+        def train_fn(batch):
+            out = strategy.run(task.train_step, args=(state, batch))
+            step.assign_add(1)
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in out.items()}
+
+        return tf.function(train_fn, jit_compile=self.tc.jit_compile)
+
+    def _make_eval_fn(self):
+        strategy, task, state, metrics = self.strategy, self.task, self.state, self.metrics
+
+        def eval_fn(batch):
+            strategy.run(task.eval_step, args=(state, batch, metrics))
+
+        return tf.function(eval_fn)
+
+    def evaluate(self, data: Any, *, limit: int = 0) -> dict[str, Any]:
+        """Stream the metrics over a split (the whole split unless `limit` batches)."""
+        for metric in self.metrics.values():
+            metric.reset_state()
+        if not hasattr(self, "_eval_fn"):
+            self._eval_fn = self._make_eval_fn()
+        for batch in self.eval_batches(data, limit=limit):
+            self._eval_fn(batch)
+        return {name: np.asarray(metric.result()) for name, metric in self.metrics.items()}
+
+    # ----- signals --------------------------------------------------------------------
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum, _frame):
+            self._stop_signal = signum
+
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore(self) -> str:
+        """Rebuild the models of a finished or running run and load its newest checkpoint."""
+        if not self.run.info.exists():
+            raise UserError(f"{self.run.path}: not a tfzoo run (no info.json); train one first")
+        self.info = json.loads(self.run.info.read_text())
+        self._build(self.info, sum(stage.steps for stage in self.task.stages(self.config)))
+        path = self.checkpoints.restore_latest()
+        if path is None:
+            raise UserError(f"{self.run.path}: no checkpoint to load in {self.run.checkpoints}")
+        return path
+
+    # ----- the loop ---------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        """Train to `train.steps`; returns the last train and validation values."""
+        seed_everything(self.tc.seed, deterministic=self.tc.deterministic)
+        self._prepare_run_dir()
+        train = self.task.data(self.config, "train")
+        val = self.task.data(self.config, "val")
+        steps_per_epoch = train.size // self.tc.batch_size
+        if steps_per_epoch == 0:
+            raise DataError(
+                f"{self.config.data}: {train.size} training examples, fewer than one batch of "
+                f"{self.tc.batch_size}; lower train.batch_size"
+            )
+        info = self.task.data_info(self.config, train)
+        if self.chief:
+            self.run.info.write_text(json.dumps(info, indent=2) + "\n")
+        stages = self.task.stages(self.config)
+        total = sum(stage.steps for stage in stages)
+        self._build(info, total)
+        restored = self.checkpoints.restore_latest()
+        log = MetricsLog(self.run.metrics, enabled=self.chief)
+        summaries = Summaries(self.run.tensorboard, enabled=self.chief)
+        progress = Progress(total=total, enabled=self.verbose)
+        start = int(self.step.numpy())
+        if restored:
+            progress.message(f"resumed {self.run.path} at step {start}")
+        train_fn = self._make_train_fn()
+        previous_handlers = self._install_signal_handlers()
+        last_eval: dict[str, Any] = {}
+        window: list[dict[str, tf.Tensor]] = []
+        window_start, last_save = time.perf_counter(), time.monotonic()
+        stopped_early = False
+        try:
+            step = start
+            while step < total and not stopped_early:
+                epoch, offset = divmod(step, steps_per_epoch)
+                stage = _stage_at(stages, step)
+                self.state.extras["stage"] = stage
+                for batch in self._train_batches(train, epoch, offset):
+                    window.append(train_fn(batch))
+                    step += 1
+                    if step % self.tc.log_every == 0 or step == total:
+                        values = {k: float(np.mean([w[k].numpy() for w in window])) for k in window[0]}
+                        values["lr"] = self._current_lr()
+                        rate = len(window) * self.tc.batch_size / (time.perf_counter() - window_start)
+                        values["samples_per_sec"] = rate
+                        log.write(step=step, split="train", values=values, stage=stage.name)
+                        summaries.scalars(step, values, prefix="train")
+                        progress.update(step, values, rate)
+                        window, window_start = [], time.perf_counter()
+                    if val is not None and (step % self.tc.eval_every == 0 or step == total):
+                        last_eval = self.evaluate(val, limit=self.tc.eval_batches)
+                        log.write(step=step, split="val", values=last_eval, stage=stage.name)
+                        summaries.scalars(step, last_eval, prefix="val")
+                        progress.message(f"step {step} val  {format_values(last_eval)}")
+                        stopped_early = self._early_stopping(step, last_eval)
+                        self._after_eval(step, summaries)
+                    due = step % self.tc.ckpt_every == 0 or (
+                        self.tc.ckpt_secs and time.monotonic() - last_save >= self.tc.ckpt_secs
+                    )
+                    if due or step == total or self._stop_signal or stopped_early:
+                        self.checkpoints.save(step)
+                        last_save = time.monotonic()
+                    if self._stop_signal:
+                        raise Interrupted(f"interrupted at step {step}; checkpoint saved in {self.run.checkpoints}")
+                    if step == total or stopped_early or _stage_at(stages, step) is not stage:
+                        break
+            if stopped_early and self.tc.restore_best and self.checkpoints.restore_best():
+                progress.message(f"early stop at step {step}; restored the best checkpoint")
+        finally:
+            for sig, old in previous_handlers.items():
+                signal.signal(sig, old)
+            if not self.chief:
+                shutil.rmtree(self._worker_tmp(), ignore_errors=True)
+        return {"run_dir": str(self.run.path), "step": int(self.step.numpy()), "val": last_eval}
+
+    def _current_lr(self) -> float:
+        optimizer = next(iter(self.optimizers.values()), None)
+        if optimizer is None:
+            return float("nan")
+        lr = optimizer.learning_rate
+        return float(lr.numpy() if hasattr(lr, "numpy") else lr)
+
+    def _early_stopping(self, step: int, values: dict[str, Any]) -> bool:
+        name = self.task.monitor
+        if name not in values:
+            return False
+        value = float(values[name])
+        sign = 1.0 if self.task.monitor_mode == "min" else -1.0
+        if sign * value < sign * float(self.best_value.numpy()) - self.tc.min_delta or math.isinf(
+            float(self.best_value.numpy())
+        ):
+            self.best_value.assign(value)
+            self.bad_evals.assign(0)
+            self.checkpoints.save_best(step)
+            return False
+        self.bad_evals.assign_add(1)
+        return bool(self.tc.patience) and int(self.bad_evals.numpy()) >= self.tc.patience
+
+    def _after_eval(self, step: int, summaries: Summaries) -> None:
+        """Refresh the training curves after each evaluation (chief only)."""
+        if not self.chief:
+            return
+        from tfzoo.common import plots
+
+        png = plots.curves(self.run.metrics, self.run.plots / "curves.png")
+        summaries.image(step, "curves", png)
+
+
+def _stage_at(stages: list, step: int):
+    end = 0
+    for stage in stages:
+        end += stage.steps
+        if step < end:
+            return stage
+    return stages[-1]
