@@ -35,7 +35,7 @@ def export(trainer: Any, *, fmt: str = "savedmodel", model_name: str = "model") 
         model.save(tmp)
         tmp.replace(path)
     else:
-        signature = trainer.task.serving_function(trainer.models, trainer.info)
+        signature = trainer.task.serving_function(trainer.config, trainer.models, trainer.info)
         module = tf.Module()
         module.model = model
         module.serve = signature

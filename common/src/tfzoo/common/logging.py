@@ -70,7 +70,7 @@ class Summaries:
 def format_values(values: dict[str, Any]) -> str:
     parts = []
     for name, value in values.items():
-        if np.ndim(value) != 0:
+        if np.ndim(value) != 0 or name == "samples_per_sec":
             continue
         value = float(value)
         parts.append(f"{name} {value:.4g}" if math.isfinite(value) else f"{name} {value}")

@@ -70,11 +70,11 @@ class Task:
         """JSON-ready facts the models need (input shape, class names); saved as info.json."""
         return {"class_names": list(getattr(train, "class_names", ()))}
 
-    def train_map(self, config: Any, example: Any, seed: tf.Tensor) -> Any:
+    def train_map(self, config: Any, info: dict[str, Any], example: Any, seed: tf.Tensor) -> Any:
         """Per-example training transform; `seed` is a stateless [2] int seed for augmentation."""
-        return self.eval_map(config, example)
+        return self.eval_map(config, info, example)
 
-    def eval_map(self, config: Any, example: Any) -> Any:
+    def eval_map(self, config: Any, info: dict[str, Any], example: Any) -> Any:
         """Per-example evaluation transform."""
         return example
 
@@ -141,6 +141,8 @@ class Task:
         """Write task-specific figures; returns the paths written."""
         return []
 
-    def serving_function(self, models: dict[str, keras.Model], info: dict[str, Any]) -> tf.types.experimental.GenericFunction:
+    def serving_function(
+        self, config: Any, models: dict[str, keras.Model], info: dict[str, Any]
+    ) -> tf.types.experimental.GenericFunction:
         """A `tf.function` with an input signature over raw inputs, for the SavedModel."""
         raise NotImplementedError(f"{self.name} defines no serving signature")

@@ -177,8 +177,11 @@ class Trainer:
         )
         ds = ds.enumerate().skip(skip * self.tc.batch_size)
 
-        def transform(index, example):
-            return self.task.train_map(self.config, example, tf.stack([tf.constant(seed, tf.int64), index]))
+        def transform(index, *example):
+            example = _one(example)
+            return self.task.train_map(
+                self.config, self.info, example, tf.stack([tf.constant(seed, tf.int64), index])
+            )
 
         ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         ds = ds.batch(self.tc.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
@@ -186,7 +189,7 @@ class Trainer:
 
     def eval_batches(self, data: Any, *, limit: int = 0) -> Any:
         ds = data.dataset.map(
-            lambda example: self.task.eval_map(self.config, example),
+            lambda *example: self.task.eval_map(self.config, self.info, _one(example)),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         ).batch(self.tc.batch_size)
@@ -257,7 +260,7 @@ class Trainer:
                 f"{self.config.data}: {train.size} training examples, fewer than one batch of "
                 f"{self.tc.batch_size}; lower train.batch_size"
             )
-        info = self.task.data_info(self.config, train)
+        info = self.info = self.task.data_info(self.config, train)
         if self.chief:
             self.run.info.write_text(json.dumps(info, indent=2) + "\n")
         stages = self.task.stages(self.config)
@@ -360,3 +363,8 @@ def _stage_at(stages: list, step: int):
         if step < end:
             return stage
     return stages[-1]
+
+
+def _one(example: tuple) -> Any:
+    """tf.data passes tuple elements as separate arguments; hand tasks the element itself."""
+    return example[0] if len(example) == 1 else example
