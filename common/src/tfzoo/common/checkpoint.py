@@ -30,7 +30,7 @@ class Checkpoints:
             try:
                 self.checkpoint.restore(path).expect_partial()
                 return path
-            except (tf.errors.OpError, ValueError) as err:
+            except (tf.errors.OpError, ValueError, IndexError) as err:
                 print(f"warning: {path}: unreadable checkpoint, trying an older one ({err})", file=sys.stderr)
         return None
 

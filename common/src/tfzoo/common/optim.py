@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
+
 from tfzoo.common.errors import ConfigError
 
 __all__ = [

@@ -9,6 +9,7 @@ books' numbers (实例33's ``0.01 * l2_loss(W)`` is ``l2(0.01, convention="tf1")
 from __future__ import annotations
 
 import keras
+
 from tfzoo.common.errors import ConfigError
 
 __all__ = ["L2_CONVENTIONS", "l1", "l2"]

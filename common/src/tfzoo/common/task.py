@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfzoo.common.optim import build_optimizer, clip_gradients
 
+
 @dataclass
 class TrainState:
     """What a step works on: models and optimisers by name, the step counter, run facts."""

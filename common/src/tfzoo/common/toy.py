@@ -31,7 +31,7 @@ class LinRegConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(optimizer="sgd", lr=0.05))
 
     @classmethod
-    def tiny(cls) -> "LinRegConfig":
+    def tiny(cls) -> LinRegConfig:
         base = cls()
         return replace(base, train=replace(base.train, steps=20, eval_every=10, ckpt_every=10, log_every=5))
 
@@ -95,7 +95,7 @@ class XorConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(optimizer="adam", lr=0.05))
 
     @classmethod
-    def tiny(cls) -> "XorConfig":
+    def tiny(cls) -> XorConfig:
         base = cls()
         return replace(base, train=replace(base.train, steps=10, eval_every=5, ckpt_every=5, log_every=5))
 

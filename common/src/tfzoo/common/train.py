@@ -2,9 +2,9 @@
 
 Keras 3 `fit` cannot train under MultiWorkerMirroredStrategy or
 ParameterServerStrategy (keras-team/keras#20585), so tfzoo runs its own loop.
-Resume is exact: the data order of epoch `e` depends only on (seed, e), so a
-restored step count tells which epoch and which batch come next, and every
-random op draws from seeds stored in the checkpoint.
+Resume is exact: the data order depends only on the seed, so a restored step
+count tells which batch comes next, augmentation draws stateless seeds from
+the example's position, and model RNG state is in the checkpoint.
 """
 
 from __future__ import annotations
@@ -83,10 +83,6 @@ class RunDir:
         self.export = self.path / "export"
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch) % (2**31 - 1)
-
-
 class Trainer:
     """Train `task` with `config` into `run_dir`, resuming when it already holds checkpoints."""
 
@@ -108,6 +104,7 @@ class Trainer:
         self.run = RunDir(run_dir)
         self.force = force
         self.verbose = verbose and self.chief
+        self.parameter_server = isinstance(self.strategy, tf.distribute.experimental.ParameterServerStrategy)
         self._stop_signal: int | None = None
 
     # ----- setup ---------------------------------------------------------------
@@ -170,22 +167,26 @@ class Trainer:
         return self.run.path / f".scratch-{kind}-{index}"
 
     # ----- data ------------------------------------------------------------------
-    def _train_batches(self, data: Any, epoch: int, skip: int) -> tf.data.Dataset:
-        seed = _epoch_seed(self.tc.seed, epoch)
-        ds = data.dataset.shuffle(
-            min(data.size, self.tc.shuffle_buffer), seed=seed, reshuffle_each_iteration=False
+    def _train_batches(self, data: Any, step: int) -> Any:
+        """The batches from training step `step` on, the same ones whether resumed or not.
+
+        The shuffle is seeded by the run seed and reshuffles each epoch in a fixed
+        sequence, so skipping `step` batches of examples (before any decoding or
+        augmentation) lands exactly where an uninterrupted run would be.
+        """
+        seed = (self.tc.seed * 1_000_003) % (2**31 - 1)
+        buffer = min(data.size, self.tc.shuffle_buffer)
+        ds = data.dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat().enumerate()
+        ds = ds.skip(step * self.tc.batch_size)
+        ds = ds.map(
+            lambda index, *example: self.task.train_map(
+                self.config, self.info, _one(example), tf.stack([tf.constant(seed, tf.int64), index])
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
         )
-        ds = ds.enumerate().skip(skip * self.tc.batch_size)
-
-        def transform(index, *example):
-            example = _one(example)
-            return self.task.train_map(
-                self.config, self.info, example, tf.stack([tf.constant(seed, tf.int64), index])
-            )
-
-        ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        ds = ds.batch(self.tc.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-        return self.strategy.experimental_distribute_dataset(ds)
+        ds = ds.batch(self.tc.batch_size, drop_remainder=True)
+        return self.strategy.experimental_distribute_dataset(ds.prefetch(tf.data.AUTOTUNE))
 
     def eval_batches(self, data: Any, *, limit: int = 0) -> Any:
         ds = data.dataset.map(
@@ -195,7 +196,9 @@ class Trainer:
         ).batch(self.tc.batch_size)
         if limit:
             ds = ds.take(limit)
-        return self.strategy.experimental_distribute_dataset(ds.prefetch(tf.data.AUTOTUNE))
+        ds = ds.prefetch(tf.data.AUTOTUNE)
+        # Under parameter-server the chief evaluates by itself, reading the variables from the ps.
+        return ds if self.parameter_server else self.strategy.experimental_distribute_dataset(ds)
 
     # ----- compiled steps ------------------------------------------------------------
     def _make_train_fn(self):
@@ -212,7 +215,10 @@ class Trainer:
         strategy, task, state, metrics = self.strategy, self.task, self.state, self.metrics
 
         def eval_fn(batch):
-            strategy.run(task.eval_step, args=(state, batch, metrics))
+            if self.parameter_server:
+                task.eval_step(state, batch, metrics)
+            else:
+                strategy.run(task.eval_step, args=(state, batch, metrics))
 
         return tf.function(eval_fn)
 
@@ -273,47 +279,46 @@ class Trainer:
         start = int(self.step.numpy())
         if restored:
             progress.message(f"resumed {self.run.path} at step {start}")
-        train_fn = self._make_train_fn()
+        if self.parameter_server:
+            steps = self._parameter_server_steps(train, start, stages, total)
+        else:
+            steps = self._local_steps(train, start, stages, total)
         previous_handlers = self._install_signal_handlers()
         last_eval: dict[str, Any] = {}
-        window: list[dict[str, tf.Tensor]] = []
+        window: list[dict[str, Any]] = []
         window_start, last_save = time.perf_counter(), time.monotonic()
         stopped_early = False
+        step = start
         try:
-            step = start
-            while step < total and not stopped_early:
-                epoch, offset = divmod(step, steps_per_epoch)
-                stage = _stage_at(stages, step)
-                self.state.extras["stage"] = stage
-                for batch in self._train_batches(train, epoch, offset):
-                    window.append(train_fn(batch))
-                    step += 1
-                    if step % self.tc.log_every == 0 or step == total:
-                        values = {k: float(np.mean([w[k].numpy() for w in window])) for k in window[0]}
-                        values["lr"] = self._current_lr()
-                        rate = len(window) * self.tc.batch_size / (time.perf_counter() - window_start)
-                        values["samples_per_sec"] = rate
-                        log.write(step=step, split="train", values=values, stage=stage.name)
-                        summaries.scalars(step, values, prefix="train")
-                        progress.update(step, values, rate)
-                        window, window_start = [], time.perf_counter()
-                    if val is not None and (step % self.tc.eval_every == 0 or step == total):
-                        last_eval = self.evaluate(val, limit=self.tc.eval_batches)
-                        log.write(step=step, split="val", values=last_eval, stage=stage.name)
-                        summaries.scalars(step, last_eval, prefix="val")
-                        progress.message(f"step {step} val  {format_values(last_eval)}")
-                        stopped_early = self._early_stopping(step, last_eval)
-                        self._after_eval(step, summaries)
-                    due = step % self.tc.ckpt_every == 0 or (
-                        self.tc.ckpt_secs and time.monotonic() - last_save >= self.tc.ckpt_secs
-                    )
-                    if due or step == total or self._stop_signal or stopped_early:
-                        self.checkpoints.save(step)
-                        last_save = time.monotonic()
-                    if self._stop_signal:
-                        raise Interrupted(f"interrupted at step {step}; checkpoint saved in {self.run.checkpoints}")
-                    if step == total or stopped_early or _stage_at(stages, step) is not stage:
-                        break
+            for step, stage, out in steps:
+                window.append(out)
+                if step % self.tc.log_every == 0 or step == total:
+                    fetched = [_fetch(out) for out in window]
+                    values = {k: float(np.mean([f[k] for f in fetched])) for k in fetched[0]}
+                    values["lr"] = self._current_lr()
+                    rate = len(window) * self.tc.batch_size / (time.perf_counter() - window_start)
+                    values["samples_per_sec"] = rate
+                    log.write(step=step, split="train", values=values, stage=stage.name)
+                    summaries.scalars(step, values, prefix="train")
+                    progress.update(step, values, rate)
+                    window, window_start = [], time.perf_counter()
+                if val is not None and (step % self.tc.eval_every == 0 or step == total):
+                    last_eval = self.evaluate(val, limit=self.tc.eval_batches)
+                    log.write(step=step, split="val", values=last_eval, stage=stage.name)
+                    summaries.scalars(step, last_eval, prefix="val")
+                    progress.message(f"step {step} val  {format_values(last_eval)}")
+                    stopped_early = self._early_stopping(step, last_eval)
+                    self._after_eval(step, summaries)
+                due = step % self.tc.ckpt_every == 0 or (
+                    self.tc.ckpt_secs and time.monotonic() - last_save >= self.tc.ckpt_secs
+                )
+                if due or step == total or self._stop_signal or stopped_early:
+                    self.checkpoints.save(step)
+                    last_save = time.monotonic()
+                if self._stop_signal:
+                    raise Interrupted(f"interrupted at step {step}; checkpoint saved in {self.run.checkpoints}")
+                if stopped_early:
+                    break
             if stopped_early and self.tc.restore_best and self.checkpoints.restore_best():
                 progress.message(f"early stop at step {step}; restored the best checkpoint")
         finally:
@@ -322,6 +327,56 @@ class Trainer:
             if not self.chief:
                 shutil.rmtree(self._worker_tmp(), ignore_errors=True)
         return {"run_dir": str(self.run.path), "step": int(self.step.numpy()), "val": last_eval}
+
+    def _local_steps(self, train: Any, start: int, stages: list, total: int):
+        """Yield (step, stage, values) for one-process and mirrored/multi-worker strategies."""
+        step = start
+        while step < total:
+            stage = self.state.extras["stage"] = _stage_at(stages, step)
+            train_fn = self._make_train_fn()  # one trace per stage: steps may branch on it
+            for batch in self._train_batches(train, step):
+                out = train_fn(batch)
+                step += 1
+                yield step, stage, out
+                if step == total or _stage_at(stages, step) is not stage:
+                    break
+
+    def _parameter_server_steps(self, train: Any, start: int, stages: list, total: int):
+        """Yield (step, stage, remote values) scheduled on parameter-server workers.
+
+        Workers run asynchronously, so the data order cannot be replayed exactly
+        on resume: each resume reshuffles with a seed derived from the step.
+        """
+        coordinator = tf.distribute.coordinator.ClusterCoordinator(self.strategy)
+        seed = (self.tc.seed * 1_000_003 + start) % (2**31 - 1)
+
+        def dataset_fn():
+            ds = train.dataset.shuffle(min(train.size, self.tc.shuffle_buffer), seed=seed).repeat().enumerate()
+            ds = ds.map(lambda i, *ex: self.task.train_map(self.config, self.info, _one(ex), tf.stack([i, i + seed])))
+            return ds.batch(self.tc.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+        iterator = iter(coordinator.create_per_worker_dataset(dataset_fn))
+        sync_every = min(self.tc.log_every, self.tc.eval_every, self.tc.ckpt_every)
+        stage = None
+        for step in range(start + 1, total + 1):
+            if _stage_at(stages, step - 1) is not stage:
+                coordinator.join()
+                stage = self.state.extras["stage"] = _stage_at(stages, step - 1)
+                worker_fn = self._make_worker_fn()
+            out = coordinator.schedule(worker_fn, args=(iterator,))
+            if step % sync_every == 0 or step == total or self._stop_signal:
+                coordinator.join()  # checkpoints and evaluation need every scheduled step applied
+            yield step, stage, out
+
+    def _make_worker_fn(self):
+        strategy, task, state, step = self.strategy, self.task, self.state, self.step
+
+        def worker_fn(iterator):
+            out = strategy.run(task.train_step, args=(state, next(iterator)))
+            step.assign_add(1)
+            return out
+
+        return tf.function(worker_fn)
 
     def _current_lr(self) -> float:
         optimizer = next(iter(self.optimizers.values()), None)
@@ -363,6 +418,13 @@ def _stage_at(stages: list, step: int):
         if step < end:
             return stage
     return stages[-1]
+
+
+def _fetch(values: Any) -> dict[str, np.ndarray]:
+    """The values of a step: a dict of eager tensors, or a parameter-server RemoteValue of one."""
+    if hasattr(values, "fetch"):
+        values = values.fetch()
+    return {k: np.asarray(v) for k, v in values.items()}
 
 
 def _one(example: tuple) -> Any:

@@ -1,0 +1,69 @@
+"""`check(spec)`: read every record of every split and report counts, classes, shapes and problems."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfzoo.common.errors import DataError, DataNotFound
+
+from .base import SPLITS, DataSplit
+from .problems import collecting, tf_message
+from .spec import resolve
+
+MAX_ERRORS = 100  # per split: enough to see a pattern without flooding the report
+
+
+def check(spec: str) -> dict:
+    """Read every record of every split; collect problems instead of raising.
+
+    Returns `{"spec", "splits": {split: {"count", "classes": {name: count}, "shapes": [[H, W, C], ...]}},
+    "errors": ["file:record: found X, expected Y", ...]}`. Raises DataNotFound only when no split exists.
+    """
+    report: dict = {"spec": spec, "splits": {}, "errors": []}
+    not_found = None
+    with collecting() as problems:
+        for split in SPLITS:
+            try:
+                data = resolve(spec, split, on_error="skip")
+            except DataNotFound as e:
+                not_found = not_found or e
+                problems.append(str(e))
+                continue
+            except DataError as e:
+                problems.append(str(e))
+                continue
+            report["splits"][split] = _summarise(spec, split, data, problems)
+    if not report["splits"] and not_found is not None:
+        raise not_found
+    report["errors"] = list(dict.fromkeys(problems))  # carved splits share files: report each problem once
+    return report
+
+
+def _summarise(spec: str, split: str, data: DataSplit, problems: list[str]) -> dict:
+    counts = np.zeros(len(data.class_names), np.int64)
+    shapes: set[tuple[int, ...]] = set()
+    count = errors = 0
+    records = iter(data.dataset)
+    while errors < MAX_ERRORS:
+        try:
+            element = next(records)
+        except StopIteration:
+            break
+        except tf.errors.OpError as e:  # a tf.data iterator moves on to the next element after a map error
+            problems.append(f"{spec} [{split}]:{count + errors}: found {tf_message(e)}, "
+                            f"expected a decodable record")
+            errors += 1
+            continue
+        count += 1
+        features, label = element if isinstance(element, tuple) and len(element) == 2 else (element, None)
+        if isinstance(features, tf.Tensor):
+            shapes.add(tuple(features.shape))
+        if label is not None and label.shape.rank == 0 and 0 <= int(label) < len(counts):
+            counts[int(label)] += 1
+    if errors >= MAX_ERRORS:
+        problems.append(f"{spec} [{split}]: stopped after {MAX_ERRORS} unreadable records")
+    elif count != data.size:
+        problems.append(f"{spec} [{split}]: found {count} records, expected {data.size}")
+    return {"count": count, "classes": dict(zip(data.class_names, counts.tolist(), strict=True)),
+            "shapes": [list(s) for s in sorted(shapes)]}

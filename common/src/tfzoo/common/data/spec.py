@@ -1,0 +1,77 @@
+"""Dataset specs (`scheme:ARG`) and the registry of readers that resolve them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+from tfzoo.common.errors import DataError
+
+from . import cifar, embedded, folder, idx, table, tfrecord
+from .base import DataSplit, check_args
+
+Reader = Callable[..., DataSplit]
+"""`reader(arg, split, *, seed, channels, on_error) -> DataSplit`; `arg` is the text after the first ':'."""
+
+ENTRY_POINT_GROUP = "tfzoo.data"
+
+# Built-in schemes and how to write them, for the "unknown spec" message.
+_USAGE = {
+    "mnist-5k": "mnist-5k", "digits-8x8": "digits-8x8", "fashion-mnist": "fashion-mnist",
+    "idx": "idx:DIR", "folder": "folder:DIR", "tfrecord": "tfrecord:GLOB", "cifar10": "cifar10:DIR",
+    "csv": "csv:FILE",
+}
+_readers: dict[str, Reader] = {
+    "mnist-5k": embedded.read_mnist_5k, "digits-8x8": embedded.read_digits,
+    "fashion-mnist": embedded.read_fashion_mnist, "idx": idx.read, "folder": folder.read,
+    "tfrecord": tfrecord.read, "cifar10": cifar.read, "csv": table.read,
+}
+
+
+def register_scheme(name: str, reader: Reader) -> None:
+    """Make `name` or `name:ARG` resolve through `reader(arg, split, *, seed, channels, on_error)`.
+
+    Domains usually register through the "tfzoo.data" entry-point group instead (name -> callable);
+    a scheme registered here replaces one of the same name.
+    """
+    if not name or ":" in name:
+        raise DataError(f"scheme name {name!r}; expected a non-empty name without ':'")
+    if not callable(reader):
+        raise DataError(f"reader for scheme {name!r} is not callable: {reader!r}")
+    _readers[name] = reader
+
+
+def _entry_points() -> dict:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_specs() -> list[str]:
+    """Every spec form that resolves: built-ins, registered and entry-point schemes."""
+    names = dict.fromkeys([*_readers, *_entry_points()])
+    return [_USAGE.get(name, f"{name}[:ARG]") for name in names]
+
+
+def _reader(name: str) -> Reader:
+    if name not in _readers:
+        point = _entry_points().get(name)
+        if point is None:
+            raise DataError(f"unknown data spec scheme {name!r}; known specs: {', '.join(known_specs())}")
+        _readers[name] = point.load()  # loaded on first use: a domain's import can be slow
+    return _readers[name]
+
+
+def resolve(spec: str, split: str, *, seed: int = 0, channels: int | None = None,
+            on_error: str = "raise") -> DataSplit:
+    """One split ("train", "val" or "test") of the dataset that `spec` names.
+
+    `channels` forces 1 or 3 image channels (default: the data's own). `on_error="skip"` skips
+    unreadable records with a one-line warning instead of raising a DataError. Built-in readers
+    split with a fixed seed, so test data never depends on `seed`; it is passed on to readers
+    registered by domains.
+    """
+    check_args(split=split, channels=channels, on_error=on_error)
+    name, _, arg = spec.strip().partition(":")
+    result = _reader(name)(arg, split, seed=seed, channels=channels, on_error=on_error)
+    if not isinstance(result, DataSplit):
+        raise TypeError(f"reader for {name!r} returned {type(result).__name__}, expected DataSplit")
+    return result
