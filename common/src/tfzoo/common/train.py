@@ -151,6 +151,7 @@ class Trainer:
             global_batch_size=self.tc.batch_size,
         )
         trackables = {f"model_{k}": v for k, v in self.models.items()}
+        trackables.update({f"rng_{k}": _rng_states(v) for k, v in self.models.items()})
         trackables.update({f"optimizer_{k}": v for k, v in self.optimizers.items()})
         trackables.update(step=self.step, best_value=self.best_value, bad_evals=self.bad_evals)
         trackables.update(self.task_trackables())
@@ -349,10 +350,18 @@ class Trainer:
         """
         coordinator = tf.distribute.coordinator.ClusterCoordinator(self.strategy)
         seed = (self.tc.seed * 1_000_003 + start) % (2**31 - 1)
+        workers = len(self.strategy.cluster_resolver.cluster_spec().as_dict()["worker"])
 
         def dataset_fn():
-            ds = train.dataset.shuffle(min(train.size, self.tc.shuffle_buffer), seed=seed).repeat().enumerate()
-            ds = ds.map(lambda i, *ex: self.task.train_map(self.config, self.info, _one(ex), tf.stack([i, i + seed])))
+            # Traced on the chief and run on every worker, so it builds the data itself: a dataset
+            # made on the chief cannot be sent to a worker. Each worker reads its own shard.
+            data = self.task.data(self.config, "train")
+            worker = tf.cast(tf.distribute.coordinator.experimental_get_current_worker_index(), tf.int64)
+            ds = data.dataset.shard(workers, worker)
+            ds = ds.shuffle(min(data.size, self.tc.shuffle_buffer), seed=seed).repeat().enumerate()
+            ds = ds.map(
+                lambda i, *ex: self.task.train_map(self.config, self.info, _one(ex), tf.stack([seed + worker, i]))
+            )
             return ds.batch(self.tc.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
         iterator = iter(coordinator.create_per_worker_dataset(dataset_fn))
@@ -418,6 +427,14 @@ def _stage_at(stages: list, step: int):
         if step < end:
             return stage
     return stages[-1]
+
+
+def _rng_states(model: keras.Model) -> tf.Module:
+    """The model's random-seed states (dropout, noise layers), which Keras does not checkpoint itself."""
+    weights = {id(w) for w in model.weights}
+    holder = tf.Module()
+    holder.states = [v for v in model.variables if id(v) not in weights]
+    return holder
 
 
 def _fetch(values: Any) -> dict[str, np.ndarray]:

@@ -45,14 +45,15 @@ def input_shape(config: Any, source: tuple[int, int, int]) -> tuple[int, int, in
 
 
 def _fit_channels(images: tf.Tensor, channels: int) -> tf.Tensor:
-    have = images.shape[-1]
-    if have == channels or have is None:
+    """Grey, RGB or RGBA in; `channels` (1 or 3) out. Works when the channel count is only known at run time."""
+    if images.shape[-1] == channels:
         return images
+    have = tf.shape(images)[-1]
     if channels == 1:
-        return tf.image.rgb_to_grayscale(images[..., :3])
-    if have == 1:
-        return tf.image.grayscale_to_rgb(images)
-    return images[..., :channels]
+        out = tf.cond(have >= 3, lambda: tf.image.rgb_to_grayscale(images[..., :3]), lambda: images[..., :1])
+    else:
+        out = tf.cond(have >= 3, lambda: images[..., :3], lambda: tf.repeat(images[..., :1], 3, axis=-1))
+    return tf.ensure_shape(out, images.shape[:-1] + (channels,))
 
 
 def _to_source(images: tf.Tensor, source: list[int]) -> tf.Tensor:
