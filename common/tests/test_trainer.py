@@ -140,3 +140,12 @@ def test_unbatchable_data_is_a_data_error(tmp_path):
 
     with pytest.raises(DataError, match="fewer than one batch"):
         _train("toy.xor", tmp_path / "run", batch_size=8)
+
+
+def test_plateau_schedule_lowers_the_lr_when_val_loss_stalls(tmp_path):
+    # lr so large that loss diverges: plateau must halve it at some evaluation.
+    _train("toy.linreg", tmp_path / "run", steps=60, eval_every=5, log_every=5, lr=1.5, schedule="plateau",
+           plateau_patience=2)
+    lrs = [r["lr"] for r in map(json.loads, (tmp_path / "run/metrics.jsonl").read_text().splitlines())
+           if r["split"] == "train"]
+    assert lrs[0] == pytest.approx(1.5) and min(lrs) < 1.5, lrs

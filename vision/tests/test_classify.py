@@ -184,3 +184,20 @@ def test_unknown_key_task_model_and_bad_predict_input(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     code, _, err = run_cli("predict", str(run), str(tmp_path / "broken.png"))
     _one_line_error(code, err, 3, "broken.png")
+
+
+def test_tflite_export_matches_the_model(tmp_path):
+    run = tmp_path / "run"
+    assert run_cli("train", "vision.classify", "--tiny", "--run-dir", str(run))[0] == 0
+    code, out, err = run_cli("export", str(run), "--format", "tflite")
+    assert code == 0, err
+    from tfzoo.common.cli import open_run
+
+    model = open_run(str(run)).models["model"]
+    interpreter = tf.lite.Interpreter(model_path=out.strip().splitlines()[-1])
+    interpreter.allocate_tensors()
+    x = np.random.default_rng(2).random((1, 28, 28, 1), dtype=np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, model(x, training=False).numpy(), atol=1e-4)

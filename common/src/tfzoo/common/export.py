@@ -45,14 +45,19 @@ def export(trainer: Any, *, fmt: str = "savedmodel", model_name: str = "model") 
         tf.saved_model.save(module, str(tmp), signatures={"serving_default": signature})
         _replace_dir(tmp, path)
         if fmt == "tflite":
-            path = _tflite(path, out / "model.tflite")
+            path = _tflite(model, out / "model.tflite")
     _write_manifest(trainer, out, model)
     return path
 
 
-def _tflite(saved_model: Path, target: Path) -> Path:
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-    # Resizing of arbitrary-size images needs a few TF ops that TFLite lacks natively.
+def _tflite(model: Any, target: Path) -> Path:
+    """Convert the bare model (preprocessed, fixed-size inputs; see manifest.json).
+
+    The raw-input serving signature resizes with antialiasing, an op TFLite
+    lacks even as a flex op, so the on-device model takes prepared tensors.
+    """
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    # Ops such as MaxPoolWithArgmax run through the TF "flex" delegate.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     try:
         data = converter.convert()

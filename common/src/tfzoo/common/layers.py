@@ -101,13 +101,13 @@ class MaxPoolWithArgmax(keras.layers.Layer):
             raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
 
     def call(self, inputs):
-        pooled, argmax = tf.nn.max_pool_with_argmax(
-            inputs,
-            ksize=[1, *self.pool_size, 1],
-            strides=[1, *self.strides, 1],
-            padding=self.padding,
-            output_dtype=tf.int64,
-            include_batch_in_index=True,
+        window = dict(ksize=[1, *self.pool_size, 1], strides=[1, *self.strides, 1], padding=self.padding)
+        # The values come from the plain max-pool op and the indices from a separate one:
+        # when only the values are used (training, TFLite, XLA), graph pruning drops the
+        # argmax op, which TFLite and XLA do not support.
+        pooled = tf.nn.max_pool2d(inputs, **window)
+        _, argmax = tf.nn.max_pool_with_argmax(
+            inputs, **window, output_dtype=tf.int64, include_batch_in_index=True
         )
         # Indices are not differentiable; stop_gradient makes that explicit.
         return pooled, tf.stop_gradient(argmax)

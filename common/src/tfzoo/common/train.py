@@ -25,9 +25,10 @@ import tensorflow as tf
 
 from tfzoo.common import config as cfg
 from tfzoo.common.checkpoint import Checkpoints
-from tfzoo.common.distribute import is_chief, task_role
+from tfzoo.common.distribute import is_chief, task_role, tf_config
 from tfzoo.common.errors import ConfigError, DataError, UserError
 from tfzoo.common.logging import MetricsLog, Progress, Summaries, format_values
+from tfzoo.common.optim import build_plateau
 from tfzoo.common.task import Task, TrainState
 
 # Keys that may change when a run resumes: they alter how long or how often, not what is learned.
@@ -138,6 +139,8 @@ class Trainer:
                 if name in self.models:
                     # Build slots now so a restore fills them instead of deferring.
                     optimizer.build(self.models[name].trainable_variables)
+                if self.parameter_server:
+                    _atomic_iterations(optimizer)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.best_value = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_value")
             self.bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
@@ -155,6 +158,11 @@ class Trainer:
         trackables.update({f"optimizer_{k}": v for k, v in self.optimizers.items()})
         trackables.update(step=self.step, best_value=self.best_value, bad_evals=self.bad_evals)
         trackables.update(self.task_trackables())
+        # Plateau decay (实例74) lowers the LR of the first optimiser after an evaluation.
+        first = next(iter(self.optimizers.values()), None)
+        self.plateau = build_plateau(self.config.optim, optimizer=first) if first is not None else None
+        if self.plateau is not None:
+            trackables["plateau"] = self.plateau
         ckpt_dir = self.run.checkpoints if self.chief else self._worker_tmp()
         self.checkpoints = Checkpoints(ckpt_dir, keep=self.tc.keep, trackables=trackables)
 
@@ -309,6 +317,8 @@ class Trainer:
                     summaries.scalars(step, last_eval, prefix="val")
                     progress.message(f"step {step} val  {format_values(last_eval)}")
                     stopped_early = self._early_stopping(step, last_eval)
+                    if self.plateau is not None and "loss" in last_eval and self.plateau.update(float(last_eval["loss"])):
+                        progress.message(f"step {step}: loss plateaued, learning rate now {self._current_lr():.3g}")
                     self._after_eval(step, summaries)
                 due = step % self.tc.ckpt_every == 0 or (
                     self.tc.ckpt_secs and time.monotonic() - last_save >= self.tc.ckpt_secs
@@ -350,7 +360,7 @@ class Trainer:
         """
         coordinator = tf.distribute.coordinator.ClusterCoordinator(self.strategy)
         seed = (self.tc.seed * 1_000_003 + start) % (2**31 - 1)
-        workers = len(self.strategy.cluster_resolver.cluster_spec().as_dict()["worker"])
+        workers = len(tf_config()["cluster"]["worker"])
 
         def dataset_fn():
             # Traced on the chief and run on every worker, so it builds the data itself: a dataset
@@ -418,6 +428,19 @@ class Trainer:
 
         png = plots.curves(self.run.metrics, self.run.plots / "curves.png")
         summaries.image(step, "curves", png)
+
+
+def _atomic_iterations(optimizer: keras.optimizers.Optimizer) -> None:
+    """Count `optimizer.iterations` with one atomic op on the parameter server.
+
+    Keras 3's `Variable.assign_add` reads, adds and assigns, so two workers that
+    apply gradients at once lose counts (keras-team/keras#18668), and schedules
+    and Adam's bias correction fall behind `step`. Slot updates stay asynchronous
+    (Hogwild), as in TF1 parameter-server training; the weights themselves are
+    updated with tf.Variable.assign_sub, which is atomic.
+    """
+    counter = optimizer._iterations
+    counter.assign_add = lambda value: counter.value.assign_add(tf.cast(value, counter.dtype))
 
 
 def _stage_at(stages: list, step: int):
