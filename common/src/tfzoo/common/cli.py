@@ -238,7 +238,7 @@ def cmd_visualise(args: argparse.Namespace) -> None:
         print(path)
 
 
-def cmd_data(args: argparse.Namespace) -> None:
+def cmd_data(args: argparse.Namespace) -> int:
     from tfzoo.common import data
 
     if args.data_command == "check":
@@ -250,13 +250,12 @@ def cmd_data(args: argparse.Namespace) -> None:
             print(f"corrupt: {error}")
         print(json.dumps({"spec": args.spec, "errors": len(report["errors"]),
                           "counts": {k: v["count"] for k, v in report["splits"].items()}}))
-        if report["errors"]:
-            raise SystemExit(3)
-        return
+        return 3 if report["errors"] else 0
     src = args.src.removeprefix("folder:")
     dst = args.dst.removeprefix("tfrecord:")
     for path in data.convert_folder(src, dst, shards=args.shards, val=args.val):
         print(path)
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -285,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tfzoo` command; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args) or 0
     except UserError as err:
         if args.debug:
             raise
@@ -301,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {err.message.strip().splitlines()[0]}", file=sys.stderr)
         return 3
-    return 0
+    return code
 
 
 if __name__ == "__main__":

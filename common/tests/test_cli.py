@@ -1,0 +1,83 @@
+"""The tfzoo command: list, info, data check/convert, demo, export; one-line errors."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from tfzoo.common.testing import run_cli
+
+
+def _folder(root, *, corrupt=False):
+    for c, name in enumerate(("a", "b")):
+        (root / name).mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(np.full((8, 8), c * 100 + i, np.uint8), "L").save(root / name / f"{i}.png")
+    if corrupt:
+        (root / "b" / "bad.png").write_text("no pixels here")
+    return root
+
+
+def test_list_prints_one_task_a_line():
+    code, out, _ = run_cli("list")
+    assert code == 0
+    assert {"toy.linreg", "toy.xor"} <= set(out.split())
+    assert all(" " not in line for line in out.splitlines())
+
+
+def test_info_prints_fields_with_defaults_and_specs():
+    code, out, _ = run_cli("info", "toy.linreg")
+    assert code == 0
+    assert "train.steps = 400" in out and "optim.lr = 0.05" in out and "data specs:" in out
+
+
+def test_info_run_lists_checkpoint_variables(tmp_path):
+    run = tmp_path / "run"
+    assert run_cli("train", "toy.linreg", "--tiny", "--run-dir", str(run))[0] == 0
+    code, out, _ = run_cli("info", str(run))
+    assert code == 0 and "step/.ATTRIBUTES/VARIABLE_VALUE" in out
+    code, out, _ = run_cli("info", str(run), "--var", "step/.ATTRIBUTES/VARIABLE_VALUE")
+    assert code == 0 and out.strip() == "20"
+
+
+def test_data_check_reports_counts_and_every_corrupt_file(tmp_path):
+    good = _folder(tmp_path / "good")
+    code, out, _ = run_cli("data", "check", f"folder:{good}")
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and sum(summary["counts"].values()) == 20 and summary["errors"] == 0
+    bad = _folder(tmp_path / "bad", corrupt=True)
+    code, out, _ = run_cli("data", "check", f"folder:{bad}")
+    assert code == 3
+    assert "bad.png" in out and json.loads(out.strip().splitlines()[-1])["errors"] == 1
+
+
+def test_data_convert_writes_shards_that_read_back(tmp_path):
+    src = _folder(tmp_path / "src")
+    code, out, err = run_cli("data", "convert", f"folder:{src}", f"tfrecord:{tmp_path / 'out'}", "--shards", "2",
+                             "--val", "4")
+    assert code == 0, err
+    assert len(list((tmp_path / "out").glob("*.tfrecord"))) == 4
+    code, out, _ = run_cli("data", "check", f"tfrecord:{tmp_path / 'out'}/*.tfrecord")
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["counts"]["val"] == 4
+
+
+def test_missing_dataset_names_what_to_put_where(tmp_path):
+    code, _, err = run_cli("data", "check", f"idx:{tmp_path / 'nowhere'}")
+    assert code == 3 and err.count("\n") == 1 and "idx" in err
+
+
+def test_demo_trains_tiny_configs(tmp_path):
+    code, out, err = run_cli("demo", "toy", "--root", str(tmp_path))
+    assert code == 0, err
+    results = [json.loads(line) for line in out.strip().splitlines()]
+    assert {r["task"] for r in results} == {"toy.linreg", "toy.xor"}
+    assert all(np.isfinite(r["val_loss"]) for r in results)
+
+
+def test_usage_errors_are_one_line():
+    code, _, err = run_cli("train", "toy.linreg", "--set", "steps")
+    assert code == 2 and err.strip().startswith("error: --set expects key=value")
+    code, _, err = run_cli("evaluate", "/nonexistent/run")
+    assert code == 2 and "not a tfzoo run" in err
+    code, _, err = run_cli("train", "toy.linreg", "--strategy", "multi-worker")
+    assert code == 2 and "TF_CONFIG" in err
