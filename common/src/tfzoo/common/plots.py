@@ -34,7 +34,7 @@ __all__ = [
 
 FIGSIZE = (8.0, 6.0)
 DPI = 100
-_RESERVED = ("step", "split")
+_RESERVED = ("step", "split", "stage", "time")
 
 
 def _figure() -> Figure:

@@ -99,7 +99,11 @@ class Classify(Task):
         """DeconvNet projections of the first validation images (实例45-50)."""
         from tfzoo.vision.classify.deconv import deconv_figure
 
-        batch = next(iter(self.data(config, "val").dataset.map(lambda *ex: self.eval_map(config, run.info, ex)).batch(4)))
+        val = self.data(config, "val")
+        # Images spread over the split, which readers may store grouped by class.
+        picks = [val.dataset.skip(i * val.size // 4).take(1) for i in range(4)]
+        spread = picks[0].concatenate(picks[1]).concatenate(picks[2]).concatenate(picks[3])
+        batch = next(iter(spread.map(lambda *ex: self.eval_map(config, run.info, ex)).batch(4)))
         path = run.run.plots / "deconv.png"
         run.run.plots.mkdir(parents=True, exist_ok=True)
         deconv_figure(run.models["model"], batch[0].numpy(), path)
