@@ -201,3 +201,15 @@ def test_tflite_export_matches_the_model(tmp_path):
     interpreter.invoke()
     got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     np.testing.assert_allclose(got, model(x, training=False).numpy(), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_cnn_bn_learns_the_embedded_digits(tmp_path):
+    """Learning quality (run with --run-slow): cnn-bn beats 95% on the held-out digits."""
+    run = tmp_path / "run"
+    code, _, err = run_cli("train", "vision.classify", "--run-dir", str(run), "--set", "steps=1500",
+                           "--set", "eval_every=500")
+    assert code == 0, err
+    code, out, err = run_cli("evaluate", str(run))
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["accuracy"] >= 0.95
