@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -38,10 +39,7 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
-            d.name for d in tf.config.list_logical_devices("CPU")
-        ]
-        return tf.distribute.MirroredStrategy(devices=devices)
+        return _mirrored()
     if name in ("multi-worker", "parameter-server") and not tf_config().get("cluster"):
         raise ConfigError(f"--strategy {name} needs TF_CONFIG with a cluster (or use --local-cluster)")
     if name == "multi-worker":
@@ -50,6 +48,16 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
         resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
         return tf.distribute.experimental.ParameterServerStrategy(resolver)
     raise ConfigError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+@functools.cache
+def _mirrored() -> tf.distribute.MirroredStrategy:
+    # One per process: a second MirroredStrategy numbers its collective ops from the same keys as
+    # the first, and the runtime then aborts on a shape mismatch between unrelated all-reduces.
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+        d.name for d in tf.config.list_logical_devices("CPU")
+    ]
+    return tf.distribute.MirroredStrategy(devices=devices)
 
 
 def task_role() -> tuple[str, int]:
@@ -77,6 +85,7 @@ def serve_forever() -> None:
         protocol=resolver.rpc_layer or "grpc",
         start=True,
     )
+    print(f"{resolver.task_type} {resolver.task_id} serving at {server.target}", flush=True)
     server.join()
 
 

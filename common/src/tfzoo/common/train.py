@@ -128,8 +128,9 @@ class Trainer:
         if self.chief:
             self.run.path.mkdir(parents=True, exist_ok=True)
             self.run.plots.mkdir(exist_ok=True)
-            cfg.save_json(self.config, self.run.config)
+            # task.txt first: other workers check a resume once config.json exists (written atomically).
             self.run.task.write_text(self.task.name + "\n")
+            cfg.save_json(self.config, self.run.config)
 
     def _build(self, info: dict[str, Any], total_steps: int) -> None:
         with self.strategy.scope():
@@ -164,7 +165,14 @@ class Trainer:
         if self.plateau is not None:
             trackables["plateau"] = self.plateau
         ckpt_dir = self.run.checkpoints if self.chief else self._worker_tmp()
+        if not self.chief:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)  # a killed run's stale scratch copy
         self.checkpoints = Checkpoints(ckpt_dir, keep=self.tc.keep, trackables=trackables)
+        # Every worker resumes from the chief's checkpoints (run_dir is on a filesystem they share),
+        # so a restarted multi-worker job starts from one state on all of them.
+        self.resume_from = (
+            self.checkpoints if self.chief else Checkpoints(self.run.checkpoints, keep=self.tc.keep, trackables=trackables)
+        )
 
     def task_trackables(self) -> dict[str, Any]:
         """Extra state the task keeps in `state.extras` that must be checkpointed."""
@@ -281,7 +289,7 @@ class Trainer:
         stages = self.task.stages(self.config)
         total = sum(stage.steps for stage in stages)
         self._build(info, total)
-        restored = self.checkpoints.restore_latest()
+        restored = self.resume_from.restore_latest()
         log = MetricsLog(self.run.metrics, enabled=self.chief)
         summaries = Summaries(self.run.tensorboard, enabled=self.chief)
         progress = Progress(total=total, enabled=self.verbose)
@@ -356,15 +364,18 @@ class Trainer:
         """Yield (step, stage, remote values) scheduled on parameter-server workers.
 
         Workers run asynchronously, so the data order cannot be replayed exactly
-        on resume: each resume reshuffles with a seed derived from the step.
+        on resume: each resume reshuffles with a seed derived from the step. The
+        chief joins the workers before it logs, evaluates or saves, so those see
+        every scheduled step applied.
         """
         coordinator = tf.distribute.coordinator.ClusterCoordinator(self.strategy)
         seed = (self.tc.seed * 1_000_003 + start) % (2**31 - 1)
         workers = len(tf_config()["cluster"]["worker"])
 
         def dataset_fn():
-            # Traced on the chief and run on every worker, so it builds the data itself: a dataset
-            # made on the chief cannot be sent to a worker. Each worker reads its own shard.
+            # Traced on the chief and run as a graph on every worker, so it builds the data itself (a
+            # dataset made on the chief cannot be sent, and Python-side readers such as from_generator
+            # cannot run there). Each worker reads its own shard.
             data = self.task.data(self.config, "train")
             worker = tf.cast(tf.distribute.coordinator.experimental_get_current_worker_index(), tf.int64)
             ds = data.dataset.shard(workers, worker)
@@ -375,7 +386,7 @@ class Trainer:
             return ds.batch(self.tc.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
         iterator = iter(coordinator.create_per_worker_dataset(dataset_fn))
-        sync_every = min(self.tc.log_every, self.tc.eval_every, self.tc.ckpt_every)
+        every = (self.tc.log_every, self.tc.eval_every, self.tc.ckpt_every)
         stage = None
         for step in range(start + 1, total + 1):
             if _stage_at(stages, step - 1) is not stage:
@@ -383,8 +394,8 @@ class Trainer:
                 stage = self.state.extras["stage"] = _stage_at(stages, step - 1)
                 worker_fn = self._make_worker_fn()
             out = coordinator.schedule(worker_fn, args=(iterator,))
-            if step % sync_every == 0 or step == total or self._stop_signal:
-                coordinator.join()  # checkpoints and evaluation need every scheduled step applied
+            if step == total or self._stop_signal or any(step % n == 0 for n in every):
+                coordinator.join()  # logs, evaluation and checkpoints need every scheduled step applied
             yield step, stage, out
 
     def _make_worker_fn(self):
@@ -393,7 +404,7 @@ class Trainer:
         def worker_fn(iterator):
             out = strategy.run(task.train_step, args=(state, next(iterator)))
             step.assign_add(1)
-            return out
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in out.items()}
 
         return tf.function(worker_fn)
 
