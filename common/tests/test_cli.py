@@ -35,6 +35,8 @@ def test_info_run_lists_checkpoint_variables(tmp_path):
     run = tmp_path / "run"
     assert run_cli("train", "toy.linreg", "--tiny", "--run-dir", str(run))[0] == 0
     code, out, _ = run_cli("info", str(run))
+    assert code == 0 and out.startswith("toy.linreg run") and "ckpt-20" in out
+    code, out, _ = run_cli("info", str(run), "--vars")
     assert code == 0 and "step/.ATTRIBUTES/VARIABLE_VALUE" in out
     code, out, _ = run_cli("info", str(run), "--var", "step/.ATTRIBUTES/VARIABLE_VALUE")
     assert code == 0 and out.strip() == "20"

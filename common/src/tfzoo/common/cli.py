@@ -127,9 +127,14 @@ def cmd_info(args: argparse.Namespace) -> None:
 
             print(tf.train.load_variable(path, args.var))
             return
+        if args.vars:
+            for name, shape in list_variables(path):
+                print(f"{name}\t{shape}")
+            return
+        task_name = Path(args.target, "task.txt").read_text().strip()
+        print(f"{task_name} run {args.target}")
         print(f"checkpoint {path}")
-        for name, shape in list_variables(path):
-            print(f"{name}\t{shape}")
+        print(f"config {Path(args.target, 'config.json')} (--vars lists the checkpoint's variables)")
         return
     task = get_task(args.target)
     print(f"{task.name}: {task.description}")

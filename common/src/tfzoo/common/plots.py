@@ -174,22 +174,20 @@ def image_grid(images, out_png, *, rows=None, cols=None, titles=None, border: in
         ax.axis("off")
         return _save(fig, out_png)
     rows, cols = _grid_shape(len(imgs), rows, cols)
-    for i, (img, title) in enumerate(zip(imgs, titles, strict=True)):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        ax.imshow(img, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(str(title), fontsize="small")
-        ax.axis("off")
-    fig.tight_layout()
-    return _save(fig, out_png)
+    return _titled(fig, imgs, titles, rows, cols, out_png)
 
 
 def panel(images, titles, out_png) -> Path:
     """One row of images side by side, each with its title (e.g. a score)."""
     imgs = _as_images(images)
     _check_titles(titles, len(imgs))
-    fig = _figure()
+    return _titled(_figure(), imgs, titles, 1, len(imgs), out_png)
+
+
+def _titled(fig, imgs, titles, rows: int, cols: int, out_png) -> Path:
+    """Images in a rows x cols layout, each under its own title."""
     for i, (img, title) in enumerate(zip(imgs, titles, strict=True)):
-        ax = fig.add_subplot(1, len(imgs), i + 1)
+        ax = fig.add_subplot(rows, cols, i + 1)
         ax.imshow(img, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_title(str(title), fontsize="small")
         ax.axis("off")
