@@ -362,11 +362,15 @@ def read_stock_cn(arg: str, options: dict[str, str], spec: str) -> Series:
     if not rows:
         raise DataError(f"{path}: no data rows; expected 15 columns: {', '.join(STOCK_CN_COLUMNS)}")
     numeric = [c for c in STOCK_CN_COLUMNS if c not in STOCK_CN_TEXT]
-    kept, lines, dates, codes = [], [], [], []
-    last = None
     for line, cells in rows:
         if len(cells) != len(STOCK_CN_COLUMNS):
             raise DataError(f"{path}:{line}: {len(cells)} columns, expected 15: {', '.join(STOCK_CN_COLUMNS)}")
+    # Oldest first before filling halts forward: the site exports newest first.
+    all_times = _parse_times([cells[0] for _, cells in rows], [line for line, _ in rows], str(path))
+    rows = [rows[i] for i in np.argsort(all_times, kind="stable")]
+    kept, lines, dates, codes = [], [], [], []
+    last = None
+    for line, cells in rows:
         record = dict(zip(STOCK_CN_COLUMNS, cells))
         values = [_number(record[c], f"{path}:{line}", c) for c in numeric]
         prices = [values[numeric.index(c)] for c in PRICE_COLUMNS]
