@@ -1,4 +1,4 @@
-"""Shared Keras 3 layers: maxout, argmax max-pooling and unpooling.
+"""Shared Keras 3 layers: maxout, argmax max-pooling and unpooling, the JANET cell, attention pooling.
 
 Every layer takes keyword-only arguments, implements ``get_config()`` and is
 registered under the ``tfzoo`` package so a ``.keras`` file reloads it.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-__all__ = ["Maxout", "MaxPoolWithArgmax", "MaxUnpool2D"]
+__all__ = ["JANETCell", "Maxout", "MaxPoolWithArgmax", "MaxUnpool2D", "TaskSpecificAttention"]
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -190,3 +190,143 @@ class MaxUnpool2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "output_size": self.output_size}
+
+
+@keras.saving.register_keras_serializable(package="tfzoo")
+class JANETCell(keras.layers.Layer):
+    """JANET, "Just Another NETwork" (van der Westhuizen & Lasenby, 2018): an LSTM with only a forget gate.
+
+    Per step, with input ``x`` and previous output ``h``::
+
+        s  = W_f x + U_f h + b_f
+        c~ = tanh(W_c x + U_c h + b_c)
+        c  = sigmoid(s) * c + (1 - sigmoid(s - beta)) * c~
+        h  = c
+
+    The shift ``beta`` makes the cell accumulate slightly more than it forgets, and the
+    chrono initialisation ``b_f ~ log U(1, t_max - 1)`` spreads the forget gates' time
+    constants over 1..t_max steps, so long dependencies survive from the first update.
+    ``t_max=None`` starts ``b_f`` at zero. Use it in ``keras.layers.RNN``; masked steps keep
+    the state (the RNN layer handles masks). The book (实例50) used an unpublished
+    ``JANetLSTMCell.py``; this is re-implemented from the paper.
+
+    Args:
+        units: size of the state and output.
+        beta: the forget-gate shift (1.0 in the paper).
+        t_max: the longest dependency expected, for the chrono initialisation.
+        kernel_initializer, recurrent_initializer: for W and U (glorot-uniform, orthogonal).
+        kernel_regularizer, recurrent_regularizer: optional regularisers of W and U.
+    """
+
+    def __init__(self, units: int, *, beta: float = 1.0, t_max: int | None = 50,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 kernel_regularizer=None, recurrent_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"units must be a positive int, got {units!r}")
+        if t_max is not None and t_max <= 2:
+            raise ValueError(f"t_max must be greater than 2 (b_f ~ log U(1, t_max - 1)), got {t_max!r}")
+        self.units = units
+        self.beta = float(beta)
+        self.t_max = t_max
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        # Columns [0, units) feed the forget gate, [units, 2 units) the candidate.
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], 2 * self.units), name="kernel",
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, 2 * self.units), name="recurrent_kernel",
+            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
+        )
+        self.bias = self.add_weight(shape=(2 * self.units,), name="bias", initializer=self._bias_init)
+
+    def _bias_init(self, shape, dtype=None):
+        forget = keras.ops.zeros((self.units,), dtype=dtype)
+        if self.t_max is not None:
+            draw = keras.initializers.RandomUniform(1.0, float(self.t_max - 1))((self.units,), dtype=dtype)
+            forget = keras.ops.log(draw)
+        return keras.ops.concatenate([forget, keras.ops.zeros((self.units,), dtype=dtype)])
+
+    def call(self, inputs, states, training=False):
+        h = states[0] if isinstance(states, (list, tuple)) else states
+        z = keras.ops.matmul(inputs, self.kernel) + keras.ops.matmul(h, self.recurrent_kernel) + self.bias
+        s, candidate = z[:, : self.units], keras.ops.tanh(z[:, self.units :])
+        c = keras.ops.sigmoid(s) * h + (1.0 - keras.ops.sigmoid(s - self.beta)) * candidate
+        return c, [c]
+
+    def get_initial_state(self, batch_size=None):
+        return [keras.ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "beta": self.beta,
+            "t_max": self.t_max,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
+        }
+
+
+@keras.saving.register_keras_serializable(package="tfzoo")
+class TaskSpecificAttention(keras.layers.Layer):
+    """Attention pooling over time (Yang et al., 2016; the book's ``task_specific_attention``).
+
+    For inputs ``x [B, T, D]``: ``u_t = tanh(W x_t + b)`` (``units`` wide), scores
+    ``a_t = u_t . v`` with a learned context vector ``v``, weights ``alpha = softmax(a)`` over
+    the valid steps only, and the pooled vector ``sum_t alpha_t u_t [B, units]``. As in the
+    book, the projections ``u_t`` are pooled, not the inputs. Masked steps (a Keras mask from
+    ``Masking``/``Embedding(mask_zero=True)``, or ``mask=`` given to ``call``) get exactly zero
+    weight; a row with no valid step pools to zeros instead of NaN.
+
+    Args:
+        units: width of the tanh projection and of the pooled output.
+        return_attention: also return the weights ``[B, T]``, as ``(pooled, weights)``.
+    """
+
+    def __init__(self, units: int, *, return_attention: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"units must be a positive int, got {units!r}")
+        self.units = units
+        self.return_attention = bool(return_attention)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.mlp = keras.layers.Dense(self.units, activation="tanh", name="mlp")
+        self.mlp.build(input_shape)
+        self.context = self.add_weight(shape=(self.units,), name="context_vector", initializer="glorot_uniform")
+
+    def call(self, inputs, mask=None):
+        projected = self.mlp(inputs)  # [B, T, units]
+        scores = keras.ops.einsum("btu,u->bt", projected, self.context)
+        if mask is None:
+            weights = keras.ops.softmax(scores, axis=-1)
+        else:
+            valid = keras.ops.cast(mask, scores.dtype)
+            # Subtract the row max over valid steps for stability; masked steps then contribute exp(.)*0.
+            shifted = scores - keras.ops.max(keras.ops.where(valid > 0, scores, -1e30), axis=-1, keepdims=True)
+            exp = keras.ops.exp(keras.ops.minimum(shifted, 0.0)) * valid
+            weights = exp / keras.ops.maximum(keras.ops.sum(exp, axis=-1, keepdims=True), 1e-30)
+        pooled = keras.ops.einsum("bt,btu->bu", weights, projected)
+        return (pooled, weights) if self.return_attention else pooled
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # time is pooled away
+
+    def compute_output_shape(self, input_shape):
+        pooled = (input_shape[0], self.units)
+        return (pooled, tuple(input_shape[:2])) if self.return_attention else pooled
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "return_attention": self.return_attention}
