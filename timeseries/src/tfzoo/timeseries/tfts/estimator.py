@@ -21,6 +21,9 @@ fixed-shape tensors without a batch axis):
 - `_forecast(state, times [H], exogenous [H, E]) -> (mean [H, F], covariance [H, F, F], state)`:
   predictions of the next H times with no new observations, and the state after them.
 
+Optional: `_prepare(data)` sees the training series before training (fit input scaling there), and
+`default_window_size()` names the window length training must use.
+
 Every state also carries `"time"` (float64 scalar, the last time filtered or forecast); the base class
 sets it, and hooks may read it. Subclasses also extend `get_config()` with their constructor arguments.
 """
@@ -57,6 +60,7 @@ class Evaluation:
     covariance: np.ndarray
     loss: float
     state: dict[str, np.ndarray]
+    anomaly_probability: np.ndarray | None = None  # [T, F] where the model has an anomaly mixture
 
 
 @dataclass
@@ -150,6 +154,9 @@ class Estimator:
             "clip_norm": self.clip_norm,
             "dtype": self.dtype,
         }
+
+    def _prepare(self, data: dict[str, np.ndarray]) -> None:
+        """Called with the training series (on its regular grid) before training: fit input scaling here."""
 
     def default_window_size(self) -> int | None:
         """The window length training expects (None: any); `train` checks a RandomWindowInput against it."""
@@ -258,6 +265,7 @@ class Estimator:
         self._train_data = data
         self._source = io._source(input.reader)
         self.time_step = io.time_step(data[io.TIMES])
+        self._prepare(data)
         return data
 
     def evaluate(self, input: Any = None) -> Evaluation:
