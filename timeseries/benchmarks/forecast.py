@@ -157,6 +157,79 @@ def unobserved_components(train, h, m):
     return np.asarray(forecast.predicted_mean), np.sqrt(np.asarray(forecast.var_pred_mean))
 
 
+# ----- tfzoo models ---------------------------------------------------------------------------------------
+STEPS = {"ar": 1500, "structural": 300, "lstm": 500}
+QUICK_STEPS = {"ar": 30, "structural": 10, "lstm": 10}
+
+
+def _reader(train):
+    from tfzoo.timeseries import tfts
+
+    return tfts.NumpyReader({tfts.TIMES: np.arange(len(train), dtype=np.float64), tfts.VALUES: train})
+
+
+def _windows(n: int, h: int, m: int) -> tuple[int, int]:
+    """Input and output window sizes: two seasons (or 8 steps) in, up to h out, fitting the series."""
+    out = min(h, m) if m > 1 else min(h, 4)
+    inp = max(2 * m, 8)
+    while inp + out > n // 2 and inp > 4:
+        inp //= 2
+    return inp, out
+
+
+def _ar(hidden: tuple[int, ...], loss: str, steps: int) -> Forecaster:
+    def forecaster(train, h, m):
+        from tfzoo.timeseries import tfts
+
+        inp, out = _windows(len(train), h, m)
+        estimator = tfts.ARRegressor(periodicities=(m,) if m > 1 else (), input_window_size=inp,
+                                     output_window_size=out, loss=loss, hidden_layer_sizes=hidden,
+                                     learning_rate=0.01)
+        estimator.train(tfts.RandomWindowInput(_reader(train), batch_size=16, window_size=inp + out), steps)
+        forecast = estimator.predict(h)
+        return forecast.mean[:, 0], forecast.std[:, 0]
+
+    return forecaster
+
+
+def _structural(steps: int) -> Forecaster:
+    def forecaster(train, h, m):
+        from tfzoo.timeseries import tfts
+
+        estimator = tfts.StructuralEnsembleRegressor(
+            periodicities=(m,) if m > 1 else (), level="local_linear_trend",
+            cycle_num_latent_values=m if m > 1 else 11, moving_average_order=0, autoregressive_order=1,
+            learning_rate=0.02)
+        estimator.train(tfts.WholeSeriesInput(_reader(train)), steps)
+        forecast = estimator.predict(h)
+        return forecast.mean[:, 0], forecast.std[:, 0]
+
+    return forecaster
+
+
+def _lstm(steps: int) -> Forecaster:
+    def forecaster(train, h, m):
+        from tfzoo.timeseries import tfts
+
+        window = min(32, len(train) // 2)
+        estimator = tfts.TimeSeriesRegressor(tfts.LSTMModel(num_units=32, num_features=1), learning_rate=0.01)
+        estimator.train(tfts.RandomWindowInput(_reader(train), batch_size=4, window_size=window), steps)
+        forecast = estimator.predict(h)
+        return forecast.mean[:, 0], forecast.std[:, 0]
+
+    return forecaster
+
+
+def tfzoo_forecasters(quick: bool = False) -> dict[str, Forecaster]:
+    steps = QUICK_STEPS if quick else STEPS
+    return {
+        "tfzoo-AR": _ar((), "squared", steps["ar"]),
+        "tfzoo-AR-MLP": _ar((32,), "normal_likelihood", steps["ar"]),
+        "tfzoo-structural": _structural(steps["structural"]),
+        "tfzoo-lstm": _lstm(steps["lstm"]),
+    }
+
+
 ANCHORS: dict[str, Forecaster] = {
     "naive": naive, "snaive": seasonal_naive, "sm-ARIMA": arima, "sm-ETS": ets, "sm-UC": unobserved_components,
 }
@@ -232,10 +305,14 @@ def report(table: dict[str, dict[str, dict]], tfzoo_names: list[str]) -> str:
 def run(quick: bool = False, tfzoo_models: dict[str, Forecaster] | None = None) -> str:
     warnings.filterwarnings("ignore")  # statsmodels' convergence chatter on the grid's poor candidates
     cases = QUICK_CASES if quick else CASES
-    models = {**ANCHORS, **(tfzoo_models or {})}
+    if tfzoo_models is None:
+        tfzoo_models = tfzoo_forecasters(quick)
+    models = {**ANCHORS, **tfzoo_models}
     table = {}
     for case in cases:
         print(f"forecast suite: {case.spec} (m={case.m}, h={case.h})", flush=True)
         table[case.spec + (f" {case.column}" if case.column else "")] = evaluate(case, models)
     intro = ("### Forecasting suite (spec §9)\n\n" + (__doc__.split("\n\n")[1].replace("\n", " ")) + "\n\n")
-    return intro + report(table, list(tfzoo_models or {}))
+    budget = QUICK_STEPS if quick else STEPS
+    intro += ("tfzoo training steps per fit: " + ", ".join(f"{k} {v}" for k, v in budget.items()) + ".\n\n")
+    return intro + report(table, list(tfzoo_models))
