@@ -175,8 +175,11 @@ class RULSplit:
         return gather_windows(rows, window_index(self.engines.bounds, self.ends, self.info["window"]))
 
 
-def load_split(config: Any, split: str, info: dict[str, Any] | None = None) -> RULSplit:
-    """The windows of `split` (train: every cycle of the training engines; val/test: cut or last cycles)."""
+def load_split(config: Any, split: str, info: dict[str, Any] | None = None) -> RULSplit | None:
+    """The windows of `split` (train: every cycle of the training engines; val/test: cut or last cycles).
+
+    None for "val" when `val_fraction=0` (the trainer then skips validation).
+    """
     if split not in ("train", "val", "test"):
         raise DataError(f"unknown split {split!r}; expected train, val or test")
     info = info or fit_info(config)
@@ -187,7 +190,7 @@ def load_split(config: Any, split: str, info: dict[str, Any] | None = None) -> R
         ends = training_ends(engines.bounds, info["window"], short=config.short_windows)
     elif split == "val":
         if not len(val_units):
-            raise ConfigError("val_fraction=0 leaves no validation engines; set val_fraction > 0")
+            return None  # val_fraction=0: train on every engine, without validation
         engines = data.train.select(val_units)
         ends = cut_ends(engines.bounds, config.cuts)
     else:
