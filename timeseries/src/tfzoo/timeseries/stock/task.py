@@ -131,5 +131,5 @@ def _forecast_plot(run, series, end: int, prices, dates, truth, t: int):
         kwargs = {"truth_times": series.times[end: end + len(truth)], "truth": truth}
     return plot_forecast(run.run.plots / "forecast.png", times=times, observed=series.values[show:end, t],
                          forecast_times=dates if np.issubdtype(times.dtype, np.datetime64) else dates,
-                         forecast_mean=prices, train_end=series.times[end - 1], names=[run.config.target],
+                         forecast_mean=prices, names=[run.config.target],
                          title=f"{run.config.target}: {len(prices)}-day forecast", **kwargs)
