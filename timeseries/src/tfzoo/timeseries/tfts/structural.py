@@ -32,12 +32,15 @@ import numpy as np
 import tensorflow as tf
 
 from tfzoo.common.errors import ConfigError, DataError
+from tfzoo.timeseries.tfts import io
+from tfzoo.timeseries.tfts.estimator import Estimator
 from tfzoo.timeseries.tfts.kalman import (
     DTYPE,
     FilterState,
     initial_state,
     kalman_filter,
     kalman_forecast,
+    kalman_log_likelihood_and_tangents,
     solve_discrete_lyapunov,
 )
 
@@ -303,7 +306,7 @@ class StructuralModel(keras.layers.Layer):
         """The state-space matrices on the standardised scale for steps `times` (transition t -> t+1)."""
         times = tf.convert_to_tensor(times, DTYPE)
         steps = tf.shape(times)[0]
-        f, n = self.num_features, self.state_size
+        f = self.num_features
         row = self._block_rows(times)
         design = tf.stack([self._pad_block(row, i, [1]) for i in range(f)], axis=1)  # [T, F, n]
 
@@ -426,6 +429,53 @@ class StructuralModel(keras.layers.Layer):
         end = result.state._replace(time=times[-1])
         return means, covs, end, loglik, result
 
+    def log_likelihood_and_gradients(self, times, values, mask=None, exogenous=None, update=None, state=None):
+        """Tensor-in: the log-likelihood and its gradient for each of `self.trainable_variables` (traceable).
+
+        The gradient is computed in forward mode (one tangent per scalar parameter) by
+        `kalman_log_likelihood_and_tangents`, which is far faster than backpropagating through the scan.
+        """
+        times = tf.convert_to_tensor(times, DTYPE)
+        y = self._standardise(values)
+        observed = tf.logical_not(tf.math.is_nan(y))
+        if mask is not None:
+            mask = tf.convert_to_tensor(mask, tf.bool)
+            observed = tf.logical_and(observed, mask[:, None] if mask.shape.rank == 1 else mask)
+        variables = self.trainable_variables
+        primals = [v.value for v in variables]
+        keys = ("design", "obs_cov", "transition", "state_cov", "obs_offset", "state_offset")
+        tangents: dict[str, list] = {key: [] for key in (*keys, "mean", "cov")}
+        for index, v in enumerate(variables):
+            size = int(np.prod(v.shape))
+            for e in range(size):
+                direction = [tf.zeros(w.shape, DTYPE) for w in variables]
+                direction[index] = tf.reshape(tf.one_hot(e, size, dtype=DTYPE), v.shape)
+                with tf.autodiff.ForwardAccumulator(primals, direction) as acc:
+                    system = self.system(times, exogenous, update)
+                    prior = self.prior(times[0] - 1.0) if state is None else state
+                for key in keys:
+                    value = system[key]
+                    jvp = None if value is None else acc.jvp(value, unconnected_gradients="zero")
+                    tangents[key].append(jvp)
+                tangents["mean"].append(acc.jvp(prior.mean, unconnected_gradients="zero"))
+                tangents["cov"].append(acc.jvp(prior.cov, unconnected_gradients="zero"))
+        stacked = {key: (None if not parts or parts[0] is None else tf.stack(parts)) for key, parts in tangents.items()}
+        system = self.system(times, exogenous, update)
+        start = self.prior(times[0] - 1.0) if state is None else state
+        loglik, dloglik = kalman_log_likelihood_and_tangents(
+            y, state=start, mask=observed, d_mean=stacked["mean"], d_cov=stacked["cov"], **system,
+            **{f"d_{key}": stacked[key] for key in keys},
+        )
+        counted = tf.range(tf.shape(times)[0]) >= start.burn
+        count = tf.reduce_sum(tf.cast(observed, DTYPE) * tf.math.log(self.scale), axis=1)
+        loglik -= tf.reduce_sum(tf.where(counted, count, tf.zeros_like(count)))
+        grads, offset = [], 0
+        for v in variables:
+            size = int(np.prod(v.shape))
+            grads.append(tf.reshape(dloglik[offset:offset + size], v.shape))
+            offset += size
+        return loglik, grads
+
     def filter(self, times, values, mask=None, exogenous=None, update=None, state: FilterState | None = None):
         """One-step predictive means `[T, F]`, covariances `[T, F, F]`, the state after the last time, log-likelihood.
 
@@ -455,7 +505,10 @@ class StructuralModel(keras.layers.Layer):
 
     def fit(self, times, values, mask=None, exogenous=None, update=None, steps: int = 300,
             learning_rate: float = 0.02) -> list[float]:
-        """Maximise the log-likelihood with Adam (TFTS's 0.02) on the whole series; returns it after each step."""
+        """Maximise the log-likelihood with Adam (TFTS's 0.02) on the whole series; returns it after each step.
+
+        Standardises on `values` first unless `adapt` already ran. One XLA compilation per series length.
+        """
         times = _steps(times, None)
         values = np.asarray(values, np.float64).reshape(len(times), -1)
         self._check_inputs(times, values, exogenous, update)
@@ -463,24 +516,22 @@ class StructuralModel(keras.layers.Layer):
             self.adapt(values)
         observed = np.isfinite(values) if mask is None else np.isfinite(values) & _mask2d(mask, values.shape)
         per_obs = max(1, int(observed[self.num_diffuse:].sum()))
-        optimizer = keras.optimizers.Adam(learning_rate)
+        if getattr(self, "_fit_optimizer", None) is None or self._fit_lr != learning_rate:
+            self._fit_optimizer = keras.optimizers.Adam(learning_rate)
+            self._fit_optimizer.build(self.trainable_variables)
+            self._fit_lr = learning_rate
+            self._fit_step = tf.function(self._fit_step_fn, jit_compile=True, reduce_retracing=True)
+        args = [tf.constant(times), tf.constant(values), tf.constant(observed),
+                tf.constant(np.asarray(exogenous if exogenous is not None else np.zeros((len(times), 0)), np.float64)),
+                tf.constant(np.asarray(update if update is not None else np.zeros((len(times), 0)), np.float64)),
+                tf.constant(float(per_obs), DTYPE)]
+        return [float(self._fit_step(*args)) for _ in range(int(steps))]
+
+    def _fit_step_fn(self, times, values, observed, exogenous, update, per_obs):
+        loglik, grads = self.log_likelihood_and_gradients(times, values, observed, exogenous, update)
         variables = self.trainable_variables
-        args = [tf.constant(times), tf.constant(values), tf.constant(observed)]
-        extra = [tf.constant(np.asarray(x, np.float64)) if x is not None else None for x in (exogenous, update)]
-
-        @tf.function
-        def step(times, values, observed):
-            with tf.GradientTape() as tape:
-                _, _, _, loglik, _ = self.filter_tensors(times, values, observed, *extra)
-                loss = -loglik / per_obs
-            grads = tape.gradient(loss, variables)
-            optimizer.apply_gradients(zip(grads, variables))
-            return loglik
-
-        history = []
-        for _ in range(int(steps)):
-            history.append(float(step(*args)))
-        return history
+        self._fit_optimizer.apply_gradients(zip([-g / per_obs for g in grads], variables))
+        return loglik
 
 
 def _mask2d(mask, shape):
@@ -501,3 +552,214 @@ def _steps(times, state: FilterState | None) -> np.ndarray:
             raise DataError(f"times start at {times[0]:g}; the state ends at {last:g}, so they must start at "
                             f"{last + 1:g}")
     return times
+# ----- the estimator -------------------------------------------------------------------------------------------------
+class _Holder(keras.Model):
+    """The Keras model the estimator base trains and checkpoints: it only holds the StructuralModel."""
+
+    def __init__(self, structural: StructuralModel) -> None:
+        super().__init__(name="structural_ensemble")
+        self.structural = structural
+
+    def call(self, inputs):
+        return inputs
+
+
+class StructuralEnsembleRegressor(Estimator):
+    """TFTS's structural ensemble: level (+ slope), seasonal cycles, ARMA and noise, filtered by an exact Kalman filter.
+
+    Args:
+        periodicities: seasonal periods in time steps (non-integer allowed, e.g. 52.18 weeks).
+        num_features: F; each feature gets its own components, the observation noise is correlated.
+        level: `"local_linear_trend"`, `"local_level"` or None.
+        cycle_num_latent_values: K latent values per cycle (at most the period; K = P is the exact dummy
+            seasonal model, smaller K is smoother and cheaper).
+        moving_average_order, autoregressive_order: the ARMA(p, q) component (0, 0: none).
+        exogenous_features: `io.Numeric` / `io.Categorical` columns. Those not named in
+            `exogenous_update_condition` are regressors on the observation.
+        exogenous_update_condition: name -> condition, either a string saved with the estimator (`"== yes"`,
+            `"> 0"`) or a callable on a tensor of the feature's values (float64 for Numeric, the category
+            string for Categorical). Where it holds, a learned shift times the value (1 for a category) is
+            added to the level: TFTS's changepoint example.
+        anomaly_prior_probability: not implemented; pass None (mark known anomalies as missing instead).
+        initial_variance: variance of the approximate diffuse prior (on standardised values).
+        learning_rate: Adam's step, 0.02 as in TFTS.
+        **kwargs: the `Estimator` base arguments (model_dir, optimizer, clip_norm).
+    """
+
+    def __init__(
+        self, periodicities: Sequence[float] = (), num_features: int = 1, *,
+        level: str | None = "local_linear_trend", cycle_num_latent_values: int = 11, moving_average_order: int = 4,
+        autoregressive_order: int = 0, exogenous_features: tuple = (),
+        exogenous_update_condition: dict[str, str | Callable] | None = None, anomaly_prior_probability: float | None = None,
+        initial_variance: float = 1e6, learning_rate: float = 0.02, dtype: str = "float64", **kwargs: Any,
+    ) -> None:
+        if str(dtype) != "float64":
+            raise ConfigError(f"dtype={dtype!r}; the Kalman filter runs in float64")
+        if anomaly_prior_probability is not None:
+            raise ConfigError("anomaly_prior_probability is not implemented for StructuralEnsembleRegressor; "
+                              "mark known anomalies as missing (NaN) instead")
+        super().__init__(num_features=num_features, exogenous_features=exogenous_features,
+                         learning_rate=learning_rate, dtype="float64", **kwargs)
+        self.periodicities = tuple(float(p) for p in (periodicities if np.ndim(periodicities) else [periodicities]))
+        self.level = level
+        self.cycle_num_latent_values = int(cycle_num_latent_values)
+        self.moving_average_order = int(moving_average_order)
+        self.autoregressive_order = int(autoregressive_order)
+        self.initial_variance = float(initial_variance)
+        self.exogenous_update_condition = dict(exogenous_update_condition or {})
+        names = [f.name for f in self.exogenous_features]
+        unknown = set(self.exogenous_update_condition) - set(names)
+        if unknown:
+            raise ConfigError(f"exogenous_update_condition names {sorted(unknown)}, which are not exogenous features "
+                              f"({', '.join(names) or 'none'})")
+        self._predicates = {k: parse_condition(v) for k, v in self.exogenous_update_condition.items()}
+        # Column slices of the encoded exogenous matrix: regressors and condition inputs.
+        self._regressor_columns: list[int] = []
+        self._update_features: list[tuple[Any, int]] = []
+        start = 0
+        for feature in self.exogenous_features:
+            if feature.name in self._predicates:
+                self._update_features.append((feature, start))
+            else:
+                self._regressor_columns += list(range(start, start + feature.size))
+            start += feature.size
+        self._jit: dict[str, Any] = {}
+
+    # ----- hooks -----------------------------------------------------------------------------------------------
+    def _build_model(self) -> keras.Model:
+        structural = StructuralModel(
+            num_features=self.num_features, periodicities=self.periodicities, level=self.level,
+            cycle_num_latent_values=self.cycle_num_latent_values, moving_average_order=self.moving_average_order,
+            autoregressive_order=self.autoregressive_order, num_exogenous=len(self._regressor_columns),
+            num_update=len(self._update_features), initial_variance=self.initial_variance,
+        )
+        return _Holder(structural)
+
+    @property
+    def structural(self) -> StructuralModel:
+        """The underlying `StructuralModel` (its `filter`, `forecast` and `fit` work on step times)."""
+        return self.model.structural
+
+    def _initial_state(self) -> dict[str, tf.Tensor]:
+        prior = self.structural.prior(-1.0)
+        # "fresh" makes `_filter` rebuild the prior at the first time: the ARMA part depends on the current
+        # parameters and the exact dummy-seasonal prior on the phase of the first step.
+        return {"mean": prior.mean, "cov": prior.cov, "burn": prior.burn, "fresh": tf.ones([], DTYPE)}
+
+    def _inputs(self, times, exogenous):
+        steps = tf.cast(times, DTYPE) / self.time_step
+        exogenous = tf.cast(exogenous, DTYPE)
+        regressors = tf.gather(exogenous, self._regressor_columns, axis=1) if self._regressor_columns else None
+        update = None
+        if self._update_features:
+            columns = []
+            for feature, start in self._update_features:
+                block = exogenous[:, start:start + feature.size]
+                if isinstance(feature, io.Categorical):
+                    vocabulary = tf.constant(list(feature.vocabulary) + [""])
+                    index = tf.where(tf.reduce_sum(block, 1) > 0, tf.argmax(block, 1, output_type=tf.int32),
+                                     len(feature.vocabulary))
+                    raw, value = tf.gather(vocabulary, index), tf.ones_like(block[:, 0])
+                else:
+                    raw = value = block[:, 0]
+                holds = tf.cast(self._predicates[feature.name](raw), tf.bool)
+                columns.append(tf.where(holds, value, tf.zeros_like(value)))
+            update = tf.stack(columns, axis=1)
+        return steps, regressors, update
+
+    def _state_in(self, state, steps) -> FilterState:
+        prior = self.structural.prior(steps[0] - 1.0)
+        fresh = state["fresh"] > 0
+        return FilterState(
+            time=steps[0] - 1.0, mean=tf.where(fresh, prior.mean, tf.cast(state["mean"], DTYPE)),
+            cov=tf.where(fresh, prior.cov, tf.cast(state["cov"], DTYPE)),
+            burn=tf.where(fresh, prior.burn, tf.cast(state["burn"], tf.int32)),
+        )
+
+    @staticmethod
+    def _state_out(state: FilterState) -> dict[str, tf.Tensor]:
+        return {"mean": state.mean, "cov": state.cov, "burn": state.burn, "fresh": tf.zeros([], DTYPE)}
+
+    def _filter(self, state, times, values, mask, exogenous):
+        steps, regressors, update = self._inputs(times, exogenous)
+        start = self._state_in(state, steps)
+        mean, cov, end, loglik, _ = self.structural.filter_tensors(steps, values, mask, regressors, update, start)
+        count = _counted(mask, start.burn)
+        return self._state_out(end), mean, cov, -loglik / count
+
+    def _forecast(self, state, times, exogenous):
+        steps, regressors, update = self._inputs(times, exogenous)
+        start = self._state_in(state, steps)
+        system = self.structural.system(steps, regressors, update)
+        mean, cov, end = kalman_forecast(start, tf.shape(steps)[0], **system)
+        mean, cov = self.structural._unstandardise(mean, cov)
+        return mean, cov, self._state_out(end)
+
+    def _training_loss(self, batch: dict[str, tf.Tensor], training: bool) -> tf.Tensor:
+        """Mean negative log-likelihood per observed value over the batch's series, with forward-mode gradients."""
+        structural = self.structural
+        if "loss" not in self._jit:
+            self._jit["loss"] = tf.function(self._loglik_and_grads, jit_compile=True)
+        times, values, mask, exogenous = (batch[io.TIMES], batch[io.VALUES], batch[io.MASK], batch[io.EXOGENOUS])
+
+        @tf.custom_gradient
+        def loss_fn(anchor):
+            # The trainer's tape sees this scalar; its gradient comes from the forward-mode recursions.
+            total, grads, count = self._jit["loss"](times, values, mask, exogenous)
+            by_ref = {v.value.ref(): -g / count for v, g in zip(structural.trainable_variables, grads)}
+
+            def grad(upstream, variables=None):
+                out = [by_ref[v.ref()] * tf.cast(upstream, DTYPE) if v.ref() in by_ref else tf.zeros_like(v)
+                       for v in variables or []]
+                return tf.zeros_like(anchor), out
+
+            return -total / count, grad
+
+        return loss_fn(tf.zeros([], DTYPE))
+
+    def _loglik_and_grads(self, times, values, mask, exogenous):
+        structural = self.structural
+        total = tf.zeros([], DTYPE)
+        grads = [tf.zeros(v.shape, DTYPE) for v in structural.trainable_variables]
+        count = tf.zeros([], DTYPE)
+        for b in range(values.shape[0]):
+            steps, regressors, update = self._inputs(times[b], exogenous[b])
+            ll, g = structural.log_likelihood_and_gradients(steps, values[b], mask[b], regressors, update)
+            total += ll
+            grads = [a + c for a, c in zip(grads, g)]
+            count += _counted(mask[b], structural.num_diffuse)
+        return total, grads, count
+
+    # ----- workflow ------------------------------------------------------------------------------------------
+    def train(self, input: Any, steps: int, **kwargs: Any) -> StructuralEnsembleRegressor:
+        """Train with the common trainer; the first call standardises on the training values."""
+        if not float(self.structural.adapted.numpy()):
+            self.structural.adapt(np.asarray(input.read()[io.VALUES], np.float64))
+        return super().train(input, steps, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        conditions = {k: (v if isinstance(v, str) else "<python callable>")
+                      for k, v in self.exogenous_update_condition.items()}
+        return {
+            **super().get_config(),
+            "periodicities": list(self.periodicities), "level": self.level,
+            "cycle_num_latent_values": self.cycle_num_latent_values,
+            "moving_average_order": self.moving_average_order, "autoregressive_order": self.autoregressive_order,
+            "exogenous_update_condition": conditions or None, "anomaly_prior_probability": None,
+            "initial_variance": self.initial_variance,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], **kwargs: Any) -> StructuralEnsembleRegressor:
+        conditions = config.get("exogenous_update_condition") or {}
+        if "<python callable>" in conditions.values():
+            raise ConfigError("this estimator was saved with a Python callable in exogenous_update_condition; "
+                              "use a string condition such as '== yes' to save and load it")
+        return super().from_config(config, **kwargs)
+
+
+def _counted(mask, burn) -> tf.Tensor:
+    """Observed values after the likelihood burn (at least 1): what the per-value loss divides by."""
+    mask = tf.cast(mask, DTYPE)
+    keep = tf.cast(tf.range(tf.shape(mask)[0]) >= tf.cast(burn, tf.int32), DTYPE)
+    return tf.maximum(tf.reduce_sum(mask * keep[:, None]), 1.0)
