@@ -48,8 +48,10 @@ class ARNetwork(keras.Model):
 
     def __init__(self, *, input_window_size: int, output_window_size: int, num_features: int,
                  periodicities: tuple[float, ...] = (), num_time_buckets: int = 10, exogenous_size: int = 0,
-                 hidden_layer_sizes: tuple[int, ...] = (), likelihood: bool = True, **kwargs: Any) -> None:
+                 hidden_layer_sizes: tuple[int, ...] = (), likelihood: bool = True, normalize_window: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.normalize_window = bool(normalize_window)
         self.input_window_size = int(input_window_size)
         self.output_window_size = int(output_window_size)
         self.num_features = int(num_features)
@@ -66,8 +68,10 @@ class ARNetwork(keras.Model):
                                                  trainable=False, name="residual_variance")
         self.residual_updates = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                                 name="residual_updates")
-        self.hidden = [keras.layers.Dense(h, activation="relu", name=f"hidden_{i}")
-                       for i, h in enumerate(self.hidden_layer_sizes)]
+        # One attribute per layer: tf.train.Checkpoint (the trainer's checkpoints, save/load) does not see
+        # layers kept in a Python list on a Keras 3 model.
+        for i, h in enumerate(self.hidden_layer_sizes):
+            setattr(self, f"hidden_{i}", keras.layers.Dense(h, activation="relu", name=f"hidden_{i}"))
         out = self.output_window_size * f
         self.mean_head = keras.layers.Dense(out, name="mean")
         self.log_variance_head = keras.layers.Dense(out, name="log_variance", kernel_initializer="zeros")
@@ -90,16 +94,27 @@ class ARNetwork(keras.Model):
             "num_features": self.num_features, "periodicities": list(self.periodicities),
             "num_time_buckets": self.num_time_buckets, "exogenous_size": self.exogenous_size,
             "hidden_layer_sizes": list(self.hidden_layer_sizes), "likelihood": self.likelihood,
+            "normalize_window": self.normalize_window,
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ARNetwork:
         return cls(**config)
 
-    def features(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+    def level(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        """`[B, 1, F]`: the scaled mean of each input window when `normalize_window`, else 0."""
+        dtype = self.offset.dtype
+        if not self.normalize_window:
+            return tf.zeros([1, 1, self.num_features], dtype)
+        scaled = (tf.cast(inputs["values"], dtype) - self.offset) / self.scale
+        weight = tf.cast(inputs["mask"], dtype)
+        return tf.reduce_sum(scaled * weight, 1, keepdims=True) / tf.maximum(
+            tf.reduce_sum(weight, 1, keepdims=True), 1.0)
+
+    def features(self, inputs: dict[str, tf.Tensor], level: tf.Tensor) -> tf.Tensor:
         dtype = self.offset.dtype
         values = tf.cast(inputs["values"], dtype)
-        scaled = (values - self.offset) / self.scale
+        scaled = (values - self.offset) / self.scale - level
         scaled = tf.where(tf.cast(inputs["mask"], tf.bool), scaled, tf.zeros_like(scaled))
         batch = tf.shape(values)[0]
         parts = [tf.reshape(scaled, [batch, self.input_window_size * self.num_features])]
@@ -114,11 +129,12 @@ class ARNetwork(keras.Model):
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False, raw: bool = False) -> tf.Tensor:
         """`[B, O, F, 2]`: mean and variance in data units (`raw=True`: scaled mean and log-variance)."""
-        x = self.features(inputs)
-        for layer in self.hidden:
-            x = layer(x)
+        level = self.level(inputs)
+        x = self.features(inputs, level)
+        for i in range(len(self.hidden_layer_sizes)):
+            x = getattr(self, f"hidden_{i}")(x)
         shape = [-1, self.output_window_size, self.num_features]
-        mean = tf.reshape(self.mean_head(x), shape)
+        mean = tf.reshape(self.mean_head(x), shape) + level
         if self.likelihood:
             log_variance = tf.reshape(self.log_variance_head(x), shape)
         else:
@@ -143,13 +159,17 @@ class ARRegressor(Estimator):
         exogenous_features: `io.Numeric` / `io.Categorical` inputs; `predict` needs their future values.
         anomaly_prior_probability: when set, the likelihood is a Gaussian/Cauchy mixture with this prior on
             the Cauchy (anomaly) part, and `evaluate` returns per-point anomaly probabilities.
+        normalize_window: subtract each input window's mean level (scaled) from its inputs and add it back to
+            the predicted means: trending series then look stationary to the network. Off by default (TFTS's
+            model); with it the linear model's lag weights sum to one.
         **kwargs: `Estimator` arguments (model_dir, optimizer, learning_rate, ...).
     """
 
     def __init__(self, periodicities: Any = (), input_window_size: int = 1, output_window_size: int = 1,
                  num_features: int = 1, num_time_buckets: int = 10, loss: str = "normal_likelihood",
                  hidden_layer_sizes: tuple[int, ...] | None = None, exogenous_features: tuple = (),
-                 anomaly_prior_probability: float | None = None, **kwargs: Any) -> None:
+                 anomaly_prior_probability: float | None = None, normalize_window: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(num_features=num_features, exogenous_features=exogenous_features, **kwargs)
         if loss not in LOSSES:
             raise ConfigError(f"loss={loss!r}; choose one of {', '.join(LOSSES)}")
@@ -169,6 +189,7 @@ class ARRegressor(Estimator):
         self.loss = loss
         self.hidden_layer_sizes = tuple(int(h) for h in (hidden_layer_sizes or ()))
         self.anomaly_prior_probability = anomaly_prior_probability
+        self.normalize_window = bool(normalize_window)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -177,6 +198,7 @@ class ARRegressor(Estimator):
             "output_window_size": self.output_window_size, "num_time_buckets": self.num_time_buckets,
             "loss": self.loss, "hidden_layer_sizes": list(self.hidden_layer_sizes),
             "anomaly_prior_probability": self.anomaly_prior_probability,
+            "normalize_window": self.normalize_window,
         }
 
     def default_window_size(self) -> int:
@@ -189,6 +211,7 @@ class ARRegressor(Estimator):
             num_features=self.num_features, periodicities=self.periodicities,
             num_time_buckets=self.num_time_buckets, exogenous_size=self.exogenous_size,
             hidden_layer_sizes=self.hidden_layer_sizes, likelihood=self.loss == "normal_likelihood",
+            normalize_window=self.normalize_window,
             dtype=self.dtype, name="ar_network",
         )
 
@@ -223,6 +246,9 @@ class ARRegressor(Estimator):
             "exogenous": batch[io.EXOGENOUS],
         }
         return inputs, batch[io.VALUES][:, i:], batch[io.MASK][:, i:]
+
+    def model_inputs(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return self._split_window(batch)[0]
 
     def _training_loss(self, batch: dict[str, tf.Tensor], training: bool) -> tf.Tensor:
         model = self.model
@@ -293,7 +319,9 @@ class ARRegressor(Estimator):
         inputs, end = self._windows_for(state, times, values, mask, exogenous)
         out = self.model(inputs)
         mean, variance = out[:, 0, :, 0], out[:, 0, :, 1]
-        weight = tf.cast(mask, mean.dtype)
+        # Points whose input window is mostly before the series (imputed) are predicted but not scored.
+        history = tf.reduce_mean(tf.cast(inputs["mask"], mean.dtype), [1, 2])
+        weight = tf.cast(mask, mean.dtype) * tf.cast(history >= 0.5, mean.dtype)[:, None]
         y = tf.cast(values, mean.dtype)
         if self.loss == "squared":
             per_value = tf.square(y - mean)

@@ -111,7 +111,7 @@ class Estimator:
         if len(set(names)) != len(names) or {io.TIMES, io.VALUES} & set(names):
             raise ConfigError(f"exogenous feature names {names} must be unique and not {io.TIMES!r}/{io.VALUES!r}")
         self.exogenous_size = io.exogenous_size(self.exogenous_features)
-        self.model_dir = Path(model_dir) if model_dir else Path(tempfile.mkdtemp(prefix="tfts-"))
+        self._model_dir = Path(model_dir) if model_dir else None
         if isinstance(optimizer, dict):
             optimizer = keras.optimizers.deserialize(optimizer)
         self.optimizer = optimizer
@@ -157,6 +157,17 @@ class Estimator:
 
     def _prepare(self, data: dict[str, np.ndarray]) -> None:
         """Called with the training series (on its regular grid) before training: fit input scaling here."""
+
+    def model_inputs(self, batch: dict[str, tf.Tensor]) -> Any:
+        """What `self.model(...)` takes, made from a training batch (the CLI tasks use it); default the batch."""
+        return batch
+
+    @property
+    def model_dir(self) -> Path:
+        """The training folder; a temporary one is made on first use when none was given."""
+        if self._model_dir is None:
+            self._model_dir = Path(tempfile.mkdtemp(prefix="tfts-"))
+        return self._model_dir
 
     def default_window_size(self) -> int | None:
         """The window length training expects (None: any); `train` checks a RandomWindowInput against it."""

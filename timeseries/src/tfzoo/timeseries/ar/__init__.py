@@ -1,0 +1,1 @@
+"""timeseries.ar: TFTS's autoregressive estimator (`ARRegressor`) from the command line."""
