@@ -14,48 +14,15 @@ Blocks (each a module here with `run(quick) -> markdown`):
     python timeseries/benchmarks/run.py --quick            # smoke-sized; writes only with --write
 """
 
-from __future__ import annotations
-
-import argparse
-import importlib
 import os
-import shlex
 import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-
-BLOCKS = ("forecast", "echo", "seq2seq", "stock", "temperature", "rul")
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tfzoo.common.bench import load_average, provenance, write_section
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", nargs="+", choices=BLOCKS, help="run these blocks; the others are kept as they were")
-    p.add_argument("--quick", action="store_true", help="smoke-sized runs (figures are not benchmarks)")
-    p.add_argument("--write", action=argparse.BooleanOptionalAction, default=None,
-                   help="rewrite the timeseries section of BENCHMARKS.md (default: yes, except with --quick)")
-    p.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
-    args = p.parse_args(argv)
-    argv = sys.argv[1:] if argv is None else argv
-    load_start = load_average()
-    blocks = {}
-    for name in args.only or BLOCKS:
-        print(f"== {name}", flush=True)
-        body = importlib.import_module(name).run(quick=args.quick)
-        command = shlex.join(["python", "timeseries/benchmarks/run.py", *argv])
-        blocks[name] = provenance(command, load_start=load_start) + "\n\n" + body
-        print(body, flush=True)
-    if args.write if args.write is not None else not args.quick:
-        write_section(args.output, "timeseries", blocks, BLOCKS)
-        print(f"wrote {args.output}")
-    return 0
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from tfzoo.common.bench import run_blocks
+
+    raise SystemExit(run_blocks(domain="timeseries", blocks=("forecast", "echo", "seq2seq", "stock", "temperature",
+                                                             "rul"), description=__doc__.split("\n\n")[0]))

@@ -75,3 +75,38 @@ def write_section(path: Path, domain: str, blocks: dict[str, str], order: Sequen
     else:
         text = text.rstrip() + f"\n\n## {domain}\n\n" + section + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+def run_blocks(*, domain: str, blocks: Sequence[str], description: str, argv: list[str] | None = None) -> int:
+    """The `python <domain>/benchmarks/run.py` command: run block modules, print and write their sections.
+
+    Each block is a module next to the calling run.py (already on `sys.path`) with
+    `run(quick: bool) -> str` returning markdown; `--only` picks blocks, `--quick` runs them
+    smoke-sized and, unless `--write`, leaves BENCHMARKS.md alone.
+    """
+    import argparse
+    import importlib
+    import shlex
+    import sys
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--only", nargs="+", choices=list(blocks), help="run these blocks; the others are kept")
+    parser.add_argument("--quick", action="store_true", help="smoke-sized runs (figures are not benchmarks)")
+    parser.add_argument("--write", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"rewrite the {domain} section of BENCHMARKS.md (default: yes, except with --quick)")
+    parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"),
+                        help="the file to update (default: BENCHMARKS.md in the repository root you run from)")
+    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", f"{domain}/benchmarks/run.py", *argv])
+    load_start = load_average()
+    written = {}
+    for name in args.only or blocks:
+        print(f"== {name}", flush=True)
+        body = importlib.import_module(name).run(quick=args.quick)
+        written[name] = provenance(command, load_start=load_start) + "\n\n" + body
+        print(body, flush=True)
+    if args.write if args.write is not None else not args.quick:
+        write_section(args.output, domain, written, blocks)
+        print(f"wrote {args.output}")
+    return 0
