@@ -9,20 +9,28 @@ from tfzoo.common.errors import ConfigError
 from tfzoo.timeseries.echo.config import EchoConfig
 
 
-class CarriedState:
+class CarriedState(tf.Module):
     """Carries the state of stateful RNN layers across training batches.
 
     The state is zeroed at the first batch of every epoch (`position == 0`). Evaluation runs the
     same layers from a zero state, so the first evaluation batch saves the training state and the
     next training step puts it back: an evaluation in the middle of an epoch does not disturb
-    training. The saved copy is not a model weight, so checkpoints and `.keras` files ignore it
-    (as Keras ignores RNN states); a run resumed mid-epoch starts the rest of that epoch from zero.
+    training. The RNN states, the saved copy and its flag are in the trainer's checkpoints (through
+    the model's object graph), so a run resumed mid-epoch continues with the state it had; none of
+    them is a Keras weight, so `.keras` files start from a zero state.
     """
 
     def __init__(self, layers: list[keras.layers.Layer]) -> None:
+        super().__init__(name="carried_state")
         self.states = [v for layer in layers for v in layer.states]
-        self.saved = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False) for v in self.states]
-        self.dirty = tf.Variable(False, trainable=False)
+        self.saved = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False, name="saved_state")
+                      for v in self.states]
+        self.dirty = tf.Variable(False, trainable=False, name="state_saved")
+
+    def reset(self) -> None:
+        """Zero the state (what a freshly built or reloaded model has)."""
+        for v in self.states:
+            v.assign(tf.zeros_like(v.value))
 
     def before_train(self, position: tf.Tensor) -> None:
         """Restore the state an evaluation saved; zero it at an epoch start."""
@@ -43,8 +51,8 @@ class CarriedState:
 
 
 def attach_carry(model: keras.Model, layers: list[keras.layers.Layer]) -> keras.Model:
-    """Give `model` a CarriedState outside Keras's tracking (not a weight, not saved)."""
-    object.__setattr__(model, "carried_state", CarriedState(layers))
+    """Give `model` a CarriedState: checkpointed with the model, not a Keras weight."""
+    model.carried_state = CarriedState(layers)
     return model
 
 
