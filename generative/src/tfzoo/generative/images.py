@@ -1,0 +1,148 @@
+"""Image helpers shared by the generative tasks: the float [0, 1] pipeline and input noise.
+
+    image = to_unit(uint8_image)                            # float32 in [0, 1]
+    noisy = add_noise(image, "gaussian:0.3", seed)          # seed: a stateless [2] int seed
+    noisy = add_noise(image, "gaussian:0.3,salt_pepper:0.1", seed)   # one kind drawn per call
+
+Noise specs (spec §1.1; comma-separated to mix several kinds):
+
+| spec              | effect on each value v in [0, 1]                                  |
+|-------------------|-------------------------------------------------------------------|
+| `gaussian:σ`      | v + N(0, σ²), clipped to [0, 1]; `gaussian:σ:noclip` keeps the excess (the book's) |
+| `salt_pepper:p`   | with probability p/2 set to 0 and with p/2 set to 1               |
+| `flip:p`          | with probability p replaced by 1 − v (the book's 15% test)         |
+| `mask:p`          | with probability p set to 0                                       |
+
+Everything is stateless (`tf.random.stateless_*`), so a resumed run sees the same noise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfzoo.common.errors import ConfigError, DataError
+
+NOISE_KINDS = ("gaussian", "salt_pepper", "flip", "mask")
+
+__all__ = ["NOISE_KINDS", "add_noise", "content_seed", "fit_image", "parse_noise", "read_image", "to_unit"]
+
+
+def to_unit(images) -> tf.Tensor:
+    """uint8 images (any rank) -> float32 in [0, 1]; float input is passed through as float32."""
+    images = tf.convert_to_tensor(images)
+    if images.dtype == tf.uint8:
+        return tf.cast(images, tf.float32) / 255.0
+    return tf.cast(images, tf.float32)
+
+
+def parse_noise(spec: str) -> list[tuple[str, float, bool]]:
+    """`"gaussian:0.3,salt_pepper:0.1"` -> [(kind, level, clip)]; "" or "none" -> []. ConfigError if malformed."""
+    out = []
+    if spec.strip().lower() in ("", "none"):
+        return out
+    for part in spec.split(","):
+        fields = [f.strip() for f in part.strip().split(":")]
+        kind = fields[0]
+        if kind not in NOISE_KINDS or len(fields) not in (2, 3) or (len(fields) == 3 and fields[2] != "noclip"):
+            raise ConfigError(f"noise {part.strip()!r}: expected one of gaussian:SIGMA[:noclip], salt_pepper:P, "
+                              "flip:P, mask:P (comma-separated to mix)")
+        try:
+            level = float(fields[1])
+        except ValueError:
+            raise ConfigError(f"noise {part.strip()!r}: {fields[1]!r} is not a number") from None
+        if level < 0 or (kind != "gaussian" and level > 1):
+            raise ConfigError(f"noise {part.strip()!r}: the level must be in [0, 1] (σ >= 0 for gaussian)")
+        if len(fields) == 3 and kind != "gaussian":
+            raise ConfigError(f"noise {part.strip()!r}: only gaussian noise takes :noclip")
+        out.append((kind, level, len(fields) == 2))
+    return out
+
+
+def _one(images: tf.Tensor, kind: str, level: float, clip: bool, seed: tf.Tensor) -> tf.Tensor:
+    shape = tf.shape(images)
+    if kind == "gaussian":
+        noisy = images + level * tf.random.stateless_normal(shape, seed)
+        return tf.clip_by_value(noisy, 0.0, 1.0) if clip else noisy
+    u = tf.random.stateless_uniform(shape, seed)
+    if kind == "salt_pepper":
+        # u < p/2: pepper (0); p/2 <= u < p: salt (1)
+        return tf.where(u < level / 2, 0.0, tf.where(u < level, 1.0, images))
+    if kind == "flip":
+        return tf.where(u < level, 1.0 - images, images)
+    return tf.where(u < level, 0.0, images)  # mask
+
+
+def add_noise(images, spec: str | list, seed) -> tf.Tensor:
+    """Noisy copy of float images in [0, 1] (any shape). With several kinds, one is drawn per call.
+
+    `spec` is a noise string or the list `parse_noise` returns; `seed` a [2] int seed.
+    """
+    kinds = parse_noise(spec) if isinstance(spec, str) else list(spec)
+    images = to_unit(images)
+    if not kinds:
+        return images
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    if len(kinds) == 1:
+        return _one(images, *kinds[0], seed)
+    pick = tf.random.stateless_uniform([], seed + 7, maxval=len(kinds), dtype=tf.int32)
+    branches = [lambda k=k: _one(images, *k, seed) for k in kinds]
+    return tf.switch_case(pick, branches)
+
+
+def content_seed(image) -> tf.Tensor:
+    """A [2] int64 seed derived from an image's pixels: evaluation noise fixed per image, not per batch slot."""
+    image = tf.convert_to_tensor(image)
+    if image.dtype != tf.uint8:  # [0, 1] floats: hash their 8-bit values
+        image = tf.cast(tf.clip_by_value(tf.round(image * 255.0), 0, 255), tf.uint8)
+    flat = tf.reshape(tf.cast(image, tf.int64), [-1])
+    weights = tf.range(1, tf.size(flat, out_type=tf.int64) + 1) % 9973
+    digest = tf.reduce_sum(flat * weights) % 2_147_483_647
+    return tf.stack([digest, tf.constant(17, tf.int64)])
+
+
+def fit_image(image, shape) -> tf.Tensor:
+    """One uint8 or [0, 1] image [h, w, c] -> float32 [H, W, C] in [0, 1] at `shape` (channels and size)."""
+    height, width, channels = (int(s) for s in shape)
+    image = to_unit(image)
+    have = image.shape[-1]
+    if have != channels:
+        if channels == 1:
+            image = tf.image.rgb_to_grayscale(image[..., :3]) if have >= 3 else image[..., :1]
+        else:
+            image = tf.repeat(image[..., :1], 3, axis=-1) if have < 3 else image[..., :3]
+    if tuple(image.shape[:2]) != (height, width):
+        image = tf.clip_by_value(tf.image.resize(image, (height, width), antialias=True), 0.0, 1.0)
+    return image
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """A png/jpg/bmp/gif file or a `.npy` array ([h, w] or [h, w, c]; uint8 or [0, 1] floats) as uint8 [h, w, c].
+
+    Raises a one-line DataError naming the file when it is missing or unreadable.
+    """
+    path = str(path)
+    if path.endswith(".npy"):
+        try:
+            array = np.load(path)
+        except (OSError, ValueError) as err:
+            raise DataError(f"{path}: not a readable .npy array ({err})") from None
+        array = array[..., None] if array.ndim == 2 else array
+        if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+            raise DataError(f"{path}: expected an image array [h, w] or [h, w, c], found shape {array.shape}")
+        if array.dtype != np.uint8:
+            scale = 255.0 if float(np.max(array, initial=0)) <= 1.0 else 1.0
+            array = np.clip(np.rint(array * scale), 0, 255).astype(np.uint8)
+        return array[..., :3]
+    try:
+        data = tf.io.read_file(path)
+        image = tf.io.decode_image(data, channels=0, expand_animations=False).numpy()
+    except tf.errors.NotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except tf.errors.InvalidArgumentError as err:
+        raise DataError(f"{path}: not a readable png/jpg/bmp/gif image ({err.message.splitlines()[0]})") from None
+    if image.shape[-1] == 4:
+        image = image[..., :3]
+    return image[..., :1] if image.shape[-1] == 2 else image
