@@ -1,0 +1,154 @@
+"""Every knob of generative.gan: orthogonal options, and the book's examples as `variant=` presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from tfzoo.common.errors import ConfigError
+from tfzoo.common.train import TrainConfig
+
+LOSSES = ("bce", "ls", "wgan-gp")
+CONDITIONINGS = ("none", "acgan", "infogan", "infogan-ac", "matching")
+ARCHS = ("dcgan", "mlp", "dcgan-large")
+ENCODERS = ("none", "aegan")
+GPS = ("two-sided", "one-sided")
+Z_DISTS = ("normal", "uniform")
+
+# Each preset fills the options left at "" / 0 (spec §4.1). Options set explicitly win.
+VARIANTS: dict[str, dict] = {
+    "dcgan": dict(loss="bce", conditioning="none", arch="dcgan", encoder="none", n_critic=1, z_dim=100),
+    "infogan": dict(loss="bce", conditioning="infogan", arch="dcgan", encoder="none", n_critic=1, z_dim=38),
+    "infogan-ac": dict(loss="bce", conditioning="infogan-ac", arch="dcgan", encoder="none", n_critic=1, z_dim=38),
+    "acgan": dict(loss="bce", conditioning="acgan", arch="dcgan", encoder="none", n_critic=1, z_dim=38),
+    "aegan": dict(loss="bce", conditioning="infogan-ac", arch="dcgan", encoder="aegan", n_critic=1, z_dim=38),
+    # 实例90 draws its noise from U(-1, 1) and trains an MLP critic 5 times per generator step.
+    "wgan-gp": dict(loss="wgan-gp", conditioning="none", arch="mlp", encoder="none", n_critic=5, z_dim=32,
+                    z_dist="uniform"),
+    "lsgan": dict(loss="ls", conditioning="infogan-ac", arch="dcgan", encoder="none", n_critic=1, z_dim=38),
+    "gan-cls": dict(loss="ls", conditioning="matching", arch="dcgan", encoder="none", n_critic=1, z_dim=38),
+}
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """The GAN family (实例88-92 and DCGAN): loss, conditioning, architecture, encoder, critic schedule.
+
+    Options left empty ("" or 0) take the value of `variant`; see `options()`.
+    """
+
+    variant: str = "dcgan"
+    data: str = "mnist-5k"
+    loss: str = ""  # bce (non-saturating) | ls | wgan-gp
+    conditioning: str = ""  # none | acgan | infogan | infogan-ac | matching
+    arch: str = ""  # dcgan | mlp | dcgan-large
+    encoder: str = ""  # none | aegan
+    n_critic: int = 0  # discriminator steps per generator step
+    gp: str = "two-sided"  # two-sided | one-sided (the book's, S0 L22318)
+    gp_weight: float = 10.0
+    ls_sigmoid: bool = False  # the book's sigmoid-then-squares for LS losses
+    z_dim: int = 0  # noise dimensions (besides codes and labels)
+    z_dist: str = ""  # normal | uniform (U(-1, 1))
+    n_cont: int = 2  # continuous InfoGAN codes, ~U(-1, 1)
+    info_weight: float = 1.0  # categorical code / class term
+    cont_weight: float = 0.5  # continuous code term (a unit-variance Gaussian's squared error)
+    # architecture sizes
+    width: int = 64  # first conv's filters; layers double it
+    fc: int = 1024  # the dense layer of the dcgan G and D (88)
+    mlp_hidden: tuple[int, ...] = (128, 32)  # the mlp critic (90); the mlp G uses the first
+    image_size: tuple[int, int] = (0, 0)  # (0, 0): the data's own (dcgan-large: 64x64)
+    channels: int = 0  # 0 keeps the data's own
+    # optimisers: one per network
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    lr_e: float = 1e-3
+    beta1: float = 0.5
+    beta2: float = 0.999
+    encoder_steps: int = 2000  # the aegan encoder stage after train.steps GAN steps
+    # pictures, evaluation and predict
+    sample_every: int = 500  # plots/samples_<step>.png; 0 = only at the end
+    eval_samples: int = 1000  # generated images scored by `tfzoo evaluate`
+    eval_root: str = ""  # where the domain classifier is cached ("" = runs/_eval)
+    eval_classifier_epochs: int = 8
+    n: int = 64  # predict: images in a grid
+    label: int = -1  # predict: the class (or categorical code) to draw; -1 = every class in turn
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, batch_size=64, eval_every=500,
+                                                                   ckpt_every=500, eval_batches=4))
+
+    @classmethod
+    def tiny(cls, variant: str = "dcgan") -> GANConfig:
+        """A few-second configuration for tests."""
+        base = cls(variant=variant)
+        return replace(
+            base, width=4, fc=16, mlp_hidden=(16, 8), encoder_steps=2, sample_every=2, eval_samples=64,
+            eval_classifier_epochs=1, n=16,
+            train=replace(base.train, steps=4, batch_size=16, eval_every=2, ckpt_every=2, log_every=1, eval_batches=1),
+        )
+
+    @classmethod
+    def book(cls, variant: str = "infogan-ac") -> GANConfig:
+        """The book's hyperparameters for a variant (spec §4.1); mnist-5k has 5,000 images, not 55,000."""
+        base = cls(variant=variant)
+        if variant == "wgan-gp":  # 实例90: Adam 1e-4, beta1 0.5, 100 epochs of batch 64 (here 78 steps an epoch)
+            return replace(base, lr_g=1e-4, lr_d=1e-4, train=replace(base.train, steps=100 * 78))
+        if variant == "dcgan":
+            return base
+        # 88-92: D Adam 1e-4, G 1e-3, batch 10, 3 epochs; 89 trains its encoder at 0.01 for 3 more epochs.
+        steps = 3 * 5000 // 10
+        return replace(base, lr_d=1e-4, lr_g=1e-3, lr_e=0.01, beta1=0.9, encoder_steps=steps,
+                       train=replace(base.train, steps=steps, batch_size=10))
+
+
+@dataclass(frozen=True)
+class Options:
+    """The concrete options of a config once its variant has filled the blanks."""
+
+    loss: str
+    conditioning: str
+    arch: str
+    encoder: str
+    n_critic: int
+    z_dim: int
+    z_dist: str
+
+    @property
+    def labelled(self) -> bool:
+        """The generator takes a class label (or the categorical code)."""
+        return self.conditioning != "none"
+
+    @property
+    def needs_labels(self) -> bool:
+        """Training reads the data's labels (InfoGAN learns its categories unsupervised)."""
+        return self.conditioning in ("acgan", "infogan-ac", "matching")
+
+    @property
+    def has_class_head(self) -> bool:
+        return self.conditioning in ("acgan", "infogan", "infogan-ac")
+
+    @property
+    def has_codes(self) -> bool:
+        """Continuous InfoGAN codes."""
+        return self.conditioning in ("infogan", "infogan-ac")
+
+
+def _check(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+
+
+def options(config: GANConfig) -> Options:
+    """Fill the blank options from the variant's preset and validate every value (one-line ConfigError)."""
+    _check("variant", config.variant, tuple(VARIANTS))
+    preset = {"z_dist": "normal", **VARIANTS[config.variant]}
+    values = {key: getattr(config, key) or default for key, default in preset.items()}
+    opts = Options(**values)
+    _check("loss", opts.loss, LOSSES)
+    _check("conditioning", opts.conditioning, CONDITIONINGS)
+    _check("arch", opts.arch, ARCHS)
+    _check("encoder", opts.encoder, ENCODERS)
+    _check("gp", config.gp, GPS)
+    _check("z_dist", opts.z_dist, Z_DISTS)
+    if opts.n_critic < 1 or opts.z_dim < 1:
+        raise ConfigError(f"n_critic and z_dim must be >= 1, got {opts.n_critic} and {opts.z_dim}")
+    if opts.encoder == "aegan" and config.encoder_steps < 1:
+        raise ConfigError("encoder=aegan needs encoder_steps >= 1")
+    return opts

@@ -1,0 +1,410 @@
+"""generative.gan: DCGAN, InfoGAN, AC-GAN, AEGAN, WGAN-GP, LSGAN and GAN-CLS (实例88-92) as one task.
+
+The variants are presets of orthogonal options (config.VARIANTS). The models are
+{"model": generator, "discriminator": D, "encoder": E (aegan)}: the generator is "model" so that
+`tfzoo export` writes it alone, with a signature over noise (and labels, codes).
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfzoo.common.errors import ConfigError, DataError, UserError
+from tfzoo.common.task import Stage, Task, TrainState
+from tfzoo.generative.gan import data as pipeline
+from tfzoo.generative.gan import losses, pictures
+from tfzoo.generative.gan.config import GANConfig, Options, options
+from tfzoo.generative.gan.model import build_discriminator, build_encoder, build_generator, latent, latent_dim
+
+ZERO = 0.0
+
+
+class GAN(Task):
+    name = "generative.gan"
+    config_class = GANConfig
+    description = ("the GAN family: dcgan, infogan, infogan-ac, acgan, aegan, wgan-gp, lsgan, gan-cls "
+                   "(--set variant=...; loss, conditioning, arch, encoder, n_critic, gp settable alone)")
+    data_specs = ("mnist-5k (default)", "fashion-mnist", "idx:DIR", "folder:DIR", "tfrecord:GLOB")
+    monitor = "loss"
+
+    def __init__(self) -> None:
+        self._trainer: Any = None  # the Trainer running fit(), for pictures written during training
+        self._writer: Any = None
+
+    # ----- data -------------------------------------------------------------------
+    def data(self, config: GANConfig, split: str):
+        options(config)
+        return pipeline.load_split(config, split)
+
+    def data_info(self, config: GANConfig, train) -> dict[str, Any]:
+        opts = options(config)
+        shape = pipeline.image_shape(config, opts.arch, train)
+        num_classes = len(train.class_names)
+        if opts.labelled and num_classes < 2:
+            raise DataError(f"{config.data}: conditioning={opts.conditioning} needs at least 2 classes, "
+                            f"found {num_classes}")
+        self._trainer = _calling_trainer()
+        return {
+            "class_names": list(train.class_names),
+            "num_classes": num_classes,
+            "image_shape": list(shape),
+            "latent_dim": latent_dim(config, opts, num_classes),
+        }
+
+    def eval_map(self, config: GANConfig, info: dict[str, Any], example):
+        image, label = example
+        return pipeline.to_float(image, tuple(info["image_shape"][:2])), tf.cast(label, tf.int32)
+
+    # ----- models -------------------------------------------------------------------
+    def build_models(self, config: GANConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
+        opts = options(config)
+        shape, k = tuple(info["image_shape"]), int(info["num_classes"])
+        models = {"model": build_generator(config, opts, shape, k),
+                  "discriminator": build_discriminator(config, opts, shape, k)}
+        if opts.encoder == "aegan":
+            models["encoder"] = build_encoder(config, shape, int(info["latent_dim"]))
+        return models
+
+    def build_optimizers(self, config: GANConfig, models, *, total_steps: int):
+        """Separate Adam optimisers for G, D and E, each with its own learning rate."""
+        lrs = {"model": config.lr_g, "discriminator": config.lr_d, "encoder": config.lr_e}
+        return {name: keras.optimizers.Adam(lrs[name], beta_1=config.beta1, beta_2=config.beta2)
+                for name in models}
+
+    def stages(self, config: GANConfig) -> list[Stage]:
+        stages = [Stage(name="gan", steps=config.train.steps)]
+        if options(config).encoder == "aegan":
+            # 89: G and D are frozen while E learns to invert G.
+            stages.append(Stage(name="encoder", steps=config.encoder_steps))
+        return stages
+
+    # ----- sampling inside the compiled step ------------------------------------------------------
+    def _draw(self, state: TrainState, opts: Options, labels: tf.Tensor, seed: tf.Tensor):
+        """(latent vectors, labels or categorical codes, continuous codes) for a batch of fakes."""
+        config, k = state.config, int(state.info["num_classes"])
+        n = tf.shape(labels)[0]
+        seeds = tf.random.experimental.stateless_split(seed, 3)
+        if opts.z_dist == "uniform":
+            z = tf.random.stateless_uniform([n, opts.z_dim], seeds[0], -1.0, 1.0)
+        else:
+            z = tf.random.stateless_normal([n, opts.z_dim], seeds[0])
+        onehot = codes = None
+        if opts.conditioning == "infogan":  # unsupervised: the categorical code is drawn, not read
+            labels = tf.random.stateless_uniform([n], seeds[1], 0, k, dtype=tf.int32)
+        if opts.labelled:
+            onehot = tf.one_hot(labels, k)
+        if opts.has_codes:
+            codes = tf.random.stateless_uniform([n, config.n_cont], seeds[2], -1.0, 1.0)
+        return latent(z, onehot, codes), labels, codes
+
+    def _disc(self, model, images, labels, k: int, opts: Options, *, training: bool):
+        if opts.conditioning == "matching":
+            return model({"image": images, "label": tf.one_hot(labels, k)}, training=training)
+        return model(images, training=training)
+
+    # ----- steps -------------------------------------------------------------------------------
+    def train_step(self, state: TrainState, batch) -> dict[str, tf.Tensor]:
+        """n_critic discriminator steps, then one generator step (or one encoder step in AEGAN's stage 2)."""
+        opts = options(state.config)
+        real, labels = batch
+        stage = state.extras.get("stage")
+        if stage is not None and stage.name == "encoder":
+            out = self._encoder_step(state, opts, real, labels)
+        else:
+            out = self._gan_step(state, opts, real, labels)
+        self._maybe_sample(state, opts, stage, real)
+        return out
+
+    def _seed(self, state: TrainState, k: int) -> tf.Tensor:
+        # Stateless draws from (step, use, replica): resumed runs see the same noise, replicas differ.
+        ctx = tf.distribute.get_replica_context()
+        replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64) if ctx is not None else tf.constant(0, tf.int64)
+        return tf.stack([tf.cast(state.step, tf.int64) * 16 + k, int(state.config.train.seed) * 1024 + replica])
+
+    def _gan_step(self, state, opts: Options, real, labels) -> dict[str, tf.Tensor]:
+        config, k, gbs = state.config, int(state.info["num_classes"]), state.global_batch_size
+        generator, disc = state.models["model"], state.models["discriminator"]
+        average = lambda v: tf.nn.compute_average_loss(v, global_batch_size=gbs)  # noqa: E731
+        cls = lambda y, logits: keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)  # noqa: E731
+        kw = {"ls_sigmoid": config.ls_sigmoid}
+        # The same real batch meets fresh noise in each of the n_critic steps.
+        for i in range(opts.n_critic):
+            seed = self._seed(state, i)
+            vectors, fake_labels, codes = self._draw(state, opts, labels, seed)
+            with tf.GradientTape() as tape:
+                fake = generator(vectors, training=True)
+                on_real = self._disc(disc, real, labels, k, opts, training=True)
+                on_fake = self._disc(disc, fake, fake_labels, k, opts, training=True)
+                per = losses.d_real(opts.loss, on_real["score"], **kw)
+                if opts.conditioning == "matching":
+                    # GAN-CLS (S0 L22645-L22671): real images with wrong labels count as fake too.
+                    wrong = losses.wrong_labels(labels, k, tf.random.experimental.stateless_fold_in(seed, 7))
+                    on_wrong = self._disc(disc, real, wrong, k, opts, training=True)
+                    per += 0.5 * (losses.d_fake(opts.loss, on_fake["score"], **kw)
+                                  + losses.d_fake(opts.loss, on_wrong["score"], **kw))
+                else:
+                    per += losses.d_fake(opts.loss, on_fake["score"], **kw)
+                if opts.needs_labels and opts.has_class_head:  # AC: the real-class term
+                    per += config.info_weight * cls(labels, on_real["class_logits"])
+                per += self._info_terms(config, opts, on_fake, fake_labels, codes, cls)
+                if opts.loss == "wgan-gp":
+                    eps = tf.random.stateless_uniform([tf.shape(real)[0]], tf.random.experimental.stateless_fold_in(
+                        seed, 11))
+                    critic = lambda x: self._disc(disc, x, labels, k, opts, training=True)["score"]  # noqa: E731
+                    per += losses.gradient_penalty(critic, real, fake, eps, weight=config.gp_weight, mode=config.gp)
+                loss_d = average(per)
+            variables = disc.trainable_variables
+            state.optimizers["discriminator"].apply_gradients(zip(tape.gradient(loss_d, variables), variables))
+        vectors, fake_labels, codes = self._draw(state, opts, labels, self._seed(state, 15))
+        with tf.GradientTape() as tape:
+            on_fake = self._disc(disc, generator(vectors, training=True), fake_labels, k, opts, training=True)
+            per = losses.g_loss(opts.loss, on_fake["score"], **kw)
+            per += self._info_terms(config, opts, on_fake, fake_labels, codes, cls)
+            loss_g = average(per)
+        variables = generator.trainable_variables
+        state.optimizers["model"].apply_gradients(zip(tape.gradient(loss_g, variables), variables))
+        return {"loss": loss_d + loss_g, "loss_d": loss_d, "loss_g": loss_g, "loss_e": tf.constant(ZERO),
+                "d_real": average(tf.reshape(on_real["score"], [-1])),
+                "d_fake": average(tf.reshape(on_fake["score"], [-1]))}
+
+    @staticmethod
+    def _info_terms(config, opts: Options, on_fake, fake_labels, codes, cls) -> tf.Tensor:
+        """Class / categorical-code cross-entropy and the continuous codes' squared error on fakes.
+
+        Both networks minimise them: for InfoGAN this is the mutual-information bound, for AC-GAN the
+        auxiliary classifier; the continuous term is the log-likelihood of a unit Gaussian up to constants.
+        """
+        per = tf.zeros([tf.shape(on_fake["score"])[0]])
+        if opts.has_class_head:
+            per += config.info_weight * cls(fake_labels, on_fake["class_logits"])
+        if opts.has_codes:
+            per += config.cont_weight * tf.reduce_sum(tf.square(on_fake["codes"] - codes), axis=-1)
+        return per
+
+    def _encoder_step(self, state, opts: Options, real, labels) -> dict[str, tf.Tensor]:
+        """89: E learns ‖G(z) − G(E(G(z)))‖² with G frozen."""
+        generator, encoder = state.models["model"], state.models["encoder"]
+        vectors, _, _ = self._draw(state, opts, labels, self._seed(state, 0))
+        images = generator(vectors, training=False)
+        with tf.GradientTape() as tape:
+            recon = generator(encoder(images, training=True), training=False)
+            per = tf.reduce_mean(tf.square(recon - images), axis=[1, 2, 3])
+            loss_e = tf.nn.compute_average_loss(per, global_batch_size=state.global_batch_size)
+        variables = encoder.trainable_variables
+        state.optimizers["encoder"].apply_gradients(zip(tape.gradient(loss_e, variables), variables))
+        zero = tf.constant(ZERO)
+        return {"loss": loss_e, "loss_d": zero, "loss_g": zero, "loss_e": loss_e, "d_real": zero, "d_fake": zero}
+
+    # ----- pictures during training ------------------------------------------------------------------
+    def _maybe_sample(self, state: TrainState, opts: Options, stage, real) -> None:
+        """Write samples_<step>.png every sample_every steps and every figure at the end of each stage.
+
+        common's loop has no per-step hook, so a py_function inside the compiled step calls back into
+        Python (eagerly, replica 0 only); under parameter-server training `tfzoo visualise` draws them.
+        """
+        if self._trainer is None or isinstance(
+            tf.distribute.get_strategy(), tf.distribute.experimental.ParameterServerStrategy
+        ):
+            return
+        config = state.config
+        done = state.step + 1  # the trainer counts this step after train_step returns
+        end = sum(s.steps for s in self.stages(config)[: self.stages(config).index(stage) + 1]) if stage else 0
+        every = config.sample_every
+        due = tf.equal(done, end) | (tf.equal(done % every, 0) if every > 0 else tf.constant(False))
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None:
+            due &= tf.equal(ctx.replica_id_in_sync_group, 0)
+
+        def write(step, images, last):
+            self._write_pictures(opts, int(step), images.numpy(), bool(last))
+            return tf.constant(0)
+
+        tf.cond(due, lambda: tf.py_function(write, [done, real, tf.equal(done, end)], tf.int32),
+                lambda: tf.constant(0))
+
+    def _write_pictures(self, opts: Options, step: int, real: np.ndarray, last: bool) -> None:
+        run = self._trainer
+        if last:
+            paths = pictures.write_all(run, opts, step=step, real=real)
+        else:
+            paths = [str(pictures.sample_grid(run.models["model"], run.config, opts, int(run.info["num_classes"]),
+                                              run.run.plots / f"samples_{step}.png")[0])]
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(run.run.tensorboard / "samples"))
+        with self._writer.as_default(step=step):
+            for path in paths:
+                image = tf.image.decode_png(tf.io.read_file(path), channels=3)
+                tf.summary.image(Path(path).stem.split("_")[0], image[None], step=step)
+        self._writer.flush()
+
+    # ----- evaluation --------------------------------------------------------------------------------
+    def metrics(self, config: GANConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
+        names = ["loss", "loss_d", "loss_g", "d_real", "d_fake"]
+        if options(config).encoder == "aegan":
+            names.append("recon_mse")
+        return {n: keras.metrics.Mean(name=n) for n in names}
+
+    def eval_step(self, state: TrainState, batch, metrics) -> None:
+        """Diagnostic losses on held-out images (fresh noise), and AEGAN's real-image reconstruction MSE."""
+        opts, config = options(state.config), state.config
+        real, labels = batch
+        k = int(state.info["num_classes"])
+        generator, disc = state.models["model"], state.models["discriminator"]
+        vectors, fake_labels, _ = self._draw(state, opts, labels, self._seed(state, 13))
+        on_real = self._disc(disc, real, labels, k, opts, training=False)
+        on_fake = self._disc(disc, generator(vectors, training=False), fake_labels, k, opts, training=False)
+        kw = {"ls_sigmoid": config.ls_sigmoid}
+        loss_d = losses.d_real(opts.loss, on_real["score"], **kw) + losses.d_fake(opts.loss, on_fake["score"], **kw)
+        loss_g = losses.g_loss(opts.loss, on_fake["score"], **kw)
+        for name, value in (("loss", loss_d + loss_g), ("loss_d", loss_d), ("loss_g", loss_g),
+                            ("d_real", on_real["score"]), ("d_fake", on_fake["score"])):
+            metrics[name].update_state(tf.reshape(value, [-1]))
+        if "recon_mse" in metrics:
+            recon = generator(state.models["encoder"](real, training=False), training=False)
+            metrics["recon_mse"].update_state(tf.reduce_mean(tf.square(recon - real), axis=[1, 2, 3]))
+
+    def after_evaluate(self, run, split: str, results: dict[str, Any]) -> dict[str, Any]:
+        """FD-DC with its floor and ceilings; class faithfulness or code accuracy; AEGAN reconstruction MSE."""
+        from tfzoo.generative import evaluation
+
+        config, opts = run.config, options(run.config)
+        k, generator = int(run.info["num_classes"]), run.models["model"]
+        clf = evaluation.domain_classifier(config.data, seed=config.train.seed, epochs=config.eval_classifier_epochs,
+                                           root=config.eval_root or None)
+        rng = np.random.default_rng(config.train.seed + 99)
+        n = config.eval_samples
+        labels = np.arange(n) % k
+        codes = rng.uniform(-1, 1, (n, config.n_cont)).astype(np.float32) if opts.has_codes else None
+        images = pictures.generate(generator, pictures.latents(config, opts, k, pictures.noise(opts, n, rng),
+                                                               labels, codes))
+        images = _like_classifier(images, clf)
+        report = evaluation.fd_report(clf, images, n=n, seed=config.train.seed)
+        results.update({"fd_dc": report["fd_dc"], "fd_floor": report["floor"], "fd_noise_ceiling": report["noise"],
+                        "fd_mean_image_ceiling": report["mean_image"],
+                        "classifier_accuracy": report["classifier_accuracy"], "fd_n": report["n"]})
+        predicted = clf.predict(images)
+        if opts.needs_labels:
+            results["class_faithfulness"] = evaluation.class_faithfulness(clf, images, labels)
+        if opts.conditioning == "infogan":
+            real, real_labels = _split_arrays(self, run, split)
+            logits = np.concatenate([np.asarray(run.models["discriminator"](real[i: i + 500], training=False)
+                                                ["class_logits"]) for i in range(0, len(real), 500)])
+            # Real digits by the recogniser's code, and generated codes by the classifier's class.
+            results["code_accuracy"] = evaluation.code_accuracy(np.argmax(logits, -1), real_labels)
+            results["code_accuracy_generated"] = evaluation.code_accuracy(labels, predicted)
+        if "encoder" in run.models:
+            real, _ = _split_arrays(self, run, split)
+            pictures.pairs(generator, run.models["encoder"], real, run.run.plots / "aegan_pairs.png")
+            recon = pictures.generate(generator, np.asarray(run.models["encoder"](real, training=False)))
+            results["recon_mse"] = float(np.mean((recon - real) ** 2))
+        return results
+
+    # ----- command-line hooks --------------------------------------------------------------------------
+    def visualise(self, run, config: GANConfig) -> list[str]:
+        real = _split_arrays(self, run, "val", limit=18)[0] if "encoder" in run.models else None
+        return pictures.write_all(run, options(config), step=int(run.step.numpy()), real=real)
+
+    def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
+        """`sample` or OUT.png: a grid of `n` samples (of class `label`); an image file: AEGAN's G(E(x))."""
+        from tfzoo.common import plots
+
+        config, opts = run.config, options(run.config)
+        k, generator = int(run.info["num_classes"]), run.models["model"]
+        if config.label >= k or config.label < -1 or (config.label >= 0 and not opts.labelled):
+            valid = f"0..{k - 1}, or -1 for every class" if opts.labelled else "-1 (this variant is unconditional)"
+            raise UserError(f"label={config.label} is out of range: this run takes {valid}")
+        if config.n < 1:
+            raise ConfigError(f"n={config.n}: expected at least 1 image")
+        results = []
+        for item in inputs:
+            if Path(item).is_file():
+                if "encoder" not in run.models:
+                    raise UserError(f"{item}: reconstructing images needs variant=aegan (encoder=aegan)")
+                x = pipeline.read_image(item, shape=tuple(run.info["image_shape"]))[None]
+                recon = pictures.generate(generator, np.asarray(run.models["encoder"](x, training=False)))
+                out = run.run.plots / f"reconstruction_{Path(item).stem}.png"
+                plots.panel([x[0], recon[0]], ["input", "G(E(x))"], out)
+                results.append({"input": item, "output": str(out), "mse": float(np.mean((recon - x) ** 2))})
+                continue
+            if item not in ("sample", "samples") and not item.endswith(".png"):
+                raise UserError(f"{item}: not an image file; give `sample` or OUT.png for a grid of samples")
+            name = f"predict_{'all' if config.label < 0 else config.label}_{config.n}.png"
+            out = Path(item) if item.endswith(".png") else run.run.plots / name
+            rng = np.random.default_rng(pictures.SEED + 5)
+            labels = np.full(config.n, config.label) if config.label >= 0 else None
+            codes = rng.uniform(-1, 1, (config.n, config.n_cont)).astype(np.float32) if opts.has_codes else None
+            images = pictures.generate(generator, pictures.latents(config, opts, k, pictures.noise(opts, config.n, rng),
+                                                                   labels, codes))
+            plots.image_grid(images, out)
+            results.append({"input": item, "output": str(out), "n": config.n,
+                            "label": None if config.label < 0 else run.info["class_names"][config.label]})
+        return results
+
+    def serving_function(self, config: GANConfig, models: dict[str, keras.Model], info: dict[str, Any]):
+        """noise [N, z] (and labels [N] int32, codes [N, n_cont] where the variant has them) -> images [0, 1]."""
+        opts, generator = options(config), models["model"]
+        k = int(info["num_classes"])
+        specs = [tf.TensorSpec([None, opts.z_dim], tf.float32, name="noise")]
+        if opts.labelled:
+            specs.append(tf.TensorSpec([None], tf.int32, name="labels"))
+        if opts.has_codes:
+            specs.append(tf.TensorSpec([None, config.n_cont], tf.float32, name="codes"))
+
+        def generate(noise, labels=None, codes=None):
+            onehot = None
+            if labels is not None:
+                checks = [tf.debugging.assert_non_negative(labels, message="labels must be >= 0"),
+                          tf.debugging.assert_less(labels, k, message=f"labels must be < {k}")]
+                with tf.control_dependencies(checks):
+                    onehot = tf.one_hot(labels, k)
+            return {"images": generator(latent(noise, onehot, codes), training=False)}
+
+        if len(specs) == 1:
+            return tf.function(lambda noise: generate(noise), input_signature=specs)
+        if len(specs) == 2:
+            return tf.function(lambda noise, labels: generate(noise, labels), input_signature=specs)
+        return tf.function(lambda noise, labels, codes: generate(noise, labels, codes), input_signature=specs)
+
+
+def _split_arrays(task: GAN, run, split: str, *, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A split's images (float, the networks' size) and labels as arrays."""
+    ds = task.data(run.config, split).dataset.map(lambda *ex: task.eval_map(run.config, run.info, ex))
+    if limit:
+        ds = ds.take(limit)
+    images, labels = [], []
+    for x, y in ds.batch(500):
+        images.append(x.numpy())
+        labels.append(y.numpy())
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def _like_classifier(images: np.ndarray, clf) -> np.ndarray:
+    """Resize generated images to the domain classifier's input when the GAN trained at another size."""
+    h, w, c = clf.model.input_shape[1:]
+    if images.shape[1:3] != (h, w):
+        images = tf.clip_by_value(tf.image.resize(images, (h, w), antialias=True), 0.0, 1.0).numpy()
+    if images.shape[-1] != c:
+        images = np.repeat(images.mean(-1, keepdims=True), c, axis=-1) if c == 3 else images.mean(-1, keepdims=True)
+    return images.astype(np.float32)
+
+
+def _calling_trainer() -> Any:
+    """The Trainer whose fit() is asking for data_info, for the pictures written during training.
+
+    common's Trainer hands tasks neither its run folder nor a per-step hook; without a caller that
+    has one (a bare tf.function loop, say), training simply writes no pictures.
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        run = getattr(candidate, "run", None)
+        if run is not None and hasattr(run, "plots") and hasattr(candidate, "fit"):
+            return candidate
+        frame = frame.f_back
+    return None
