@@ -1,0 +1,94 @@
+"""Every knob of generative.superres, as a frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from tfzoo.common.optim import OptimConfig
+from tfzoo.common.train import TrainConfig
+
+VARIANTS = ("espcn", "espcn-residual", "srgan")
+DEGRADES = ("bicubic", "bilinear", "area")
+GAN_LOSSES = ("ls", "bce")
+PREDICT_MODES = ("upsample", "reference")
+
+
+@dataclass(frozen=True)
+class SuperResConfig:
+    """Single-image super-resolution (实例93-96): the model, scale, patches, degradation and the SRGAN losses."""
+
+    variant: str = "espcn"  # espcn | espcn-residual | srgan
+    data: str = "photos"
+    scale: int = 2  # r in {2, 3, 4}: the LR patch is patch_size / r
+    patch_size: int = 96  # HR training crop; 96 is divisible by 2, 3 and 4
+    crops_per_image: int = 32  # training examples drawn from each image per epoch
+    eval_crop: int = 192  # centre crop of validation images for the streaming metrics (whole images in evaluate)
+    degrade: str = "bicubic"  # bicubic (antialiased) | bilinear | area
+    # espcn (实例93/94): conv5x5 -> conv3x3 -> conv3x3(C r^2) -> depth_to_space
+    espcn_filters: tuple[int, int] = (64, 32)
+    activation: str = "tanh"  # tanh (the paper) | relu (the book's 93)
+    # espcn-residual / srgan generator (实例95)
+    filters: int = 64
+    res_blocks: int = 16
+    # srgan (实例96)
+    init_from: str = ""  # an espcn-residual run dir: warm start of the generator only
+    d_filters: tuple[int, ...] = (64, 128, 128, 256, 256, 512, 512)
+    d_dense: int = 1024
+    patch_d: bool = False  # True keeps the book's per-location discriminator (no flatten)
+    gan_loss: str = "ls"  # ls (the book's) | bce
+    adv_weight: float = 1e-3
+    pixel_weight: float = 1.0
+    content_weight: float = 1.0
+    perceptual: str = "own"  # own | vgg19:PATH | none
+    perceptual_layer: str = "block5_conv4"  # the VGG19 layer; the book's conv5_4
+    feature_steps: int = 1000  # `own`: rotation-prediction pretraining steps before the GAN stage
+    feature_filters: tuple[int, ...] = (32, 64, 128)
+    d_lr: float = 1e-3
+    # predict
+    predict_mode: str = "upsample"  # upsample: the input is LR | reference: degrade the input and compare
+    predict_out: str = ""  # folder for predicted PNGs; "" = <run>/plots/predict
+    metric_style: str = "standard"  # standard (BT.601 luma, Gaussian SSIM) | book (S0 L23155-L23200)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=3000, batch_size=16, log_every=50, eval_every=500, ckpt_every=500, shuffle_buffer=512))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(
+        lr=1e-3, schedule="exponential", decay_steps=1000, decay_rate=0.8))
+
+    @classmethod
+    def tiny(cls) -> SuperResConfig:
+        """A few-second configuration for tests: small patches and widths."""
+        base = cls()
+        return replace(
+            base,
+            patch_size=24,
+            crops_per_image=4,
+            eval_crop=48,
+            espcn_filters=(8, 8),
+            filters=8,
+            res_blocks=1,
+            d_filters=(8, 8, 16),
+            d_dense=16,
+            feature_steps=2,
+            feature_filters=(8, 8),
+            train=replace(base.train, steps=4, batch_size=4, eval_every=2, ckpt_every=2, log_every=1,
+                          eval_batches=1),
+        )
+
+    @classmethod
+    def book(cls, example: int = 94) -> SuperResConfig:
+        """The book's settings (with its bugs fixed): 93 mnist-5k x2, 94 flowers x2, 95 resESPCN x4, 96 SRGAN x4.
+
+        94's Adam 1e-6 (S0 L23105) barely trains and is not copied; 95 uses the code's 10,000 steps.
+        """
+        base = cls()
+        if example == 93:
+            return replace(base, data="mnist-5k", patch_size=28, eval_crop=28, activation="relu",
+                           train=replace(base.train, batch_size=30, steps=13_400),
+                           optim=replace(base.optim, lr=0.01, schedule="constant"))
+        if example == 94:
+            return replace(base, degrade="bilinear", train=replace(base.train, batch_size=4, steps=150_000))
+        if example == 95:
+            return replace(base, variant="espcn-residual", scale=4,
+                           train=replace(base.train, batch_size=16, steps=10_000))
+        if example == 96:
+            return replace(base, variant="srgan", scale=4, train=replace(base.train, batch_size=16, steps=16_000))
+        raise ValueError(f"no book preset for example {example}; choose 93, 94, 95 or 96")

@@ -1,0 +1,127 @@
+"""Training patches, degradation and the interpolation baselines of generative.superres.
+
+An HR image in [0, 1] becomes an (LR, HR) pair: the HR is cropped to a multiple of r and
+downscaled by `degrade`; the LR is rounded to the 8-bit grid, as every LR file a user feeds
+`predict` is. Training examples are random `patch_size` HR crops with a left-right flip and a
+rot90 (the 8 symmetries of the square), drawn with stateless seeds so a resumed run repeats them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfzoo.common.data import resolve
+from tfzoo.common.errors import ConfigError
+
+from .config import DEGRADES, VARIANTS, SuperResConfig
+
+BASELINES = ("nearest", "bilinear", "bicubic")
+
+__all__ = ["BASELINES", "check_config", "degrade", "load_split", "modcrop", "train_example", "upsample"]
+
+
+def check_config(config: SuperResConfig) -> None:
+    """One-line errors for an unknown variant or degradation and a scale that does not divide the patch."""
+    if config.variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {config.variant!r}; choose one of {', '.join(VARIANTS)}")
+    if config.degrade not in DEGRADES:
+        raise ConfigError(f"unknown degrade {config.degrade!r}; choose one of {', '.join(DEGRADES)}")
+    if config.scale not in (2, 3, 4):
+        raise ConfigError(f"scale={config.scale}: choose 2, 3 or 4")
+    for key in ("patch_size", "eval_crop"):
+        value = getattr(config, key)
+        if value <= 0 or value % config.scale:
+            raise ConfigError(f"{key}={value} is not divisible by scale={config.scale}; use a multiple of "
+                              f"{config.scale} (96 and 192 suit 2, 3 and 4)")
+
+
+def load_split(config: SuperResConfig, split: str):
+    """The DataSplit of `config.data` (uint8 images, labels ignored); corrupt folder images raise one line."""
+    check_config(config)
+    return resolve(config.data, split)
+
+
+def modcrop(image: tf.Tensor, scale: int) -> tf.Tensor:
+    """Crop [..., H, W, C] to the largest multiple of `scale` (top-left anchored, as SR benchmarks do)."""
+    shape = tf.shape(image)
+    h, w = shape[-3] - shape[-3] % scale, shape[-2] - shape[-2] % scale
+    return image[..., :h, :w, :]
+
+
+def degrade(hr: tf.Tensor, scale: int, method: str = "bicubic") -> tf.Tensor:
+    """LR of float HR images [..., H, W, C] (H, W multiples of `scale`), clipped and rounded to 8 bits."""
+    shape = tf.shape(hr)
+    size = tf.stack([shape[-3] // scale, shape[-2] // scale])
+    if method == "area":
+        lr = tf.image.resize(hr, size, method="area")
+    else:
+        # Antialiased: downscaling without a low-pass filter aliases, which no real camera does.
+        lr = tf.image.resize(hr, size, method=method, antialias=True)
+    return tf.round(tf.clip_by_value(lr, 0.0, 1.0) * 255.0) / 255.0
+
+
+def upsample(lr: tf.Tensor, scale: int, method: str) -> tf.Tensor:
+    """A baseline: `method` (nearest, bilinear, bicubic) upscaling by `scale`, clipped to [0, 1]."""
+    shape = tf.shape(lr)
+    size = tf.stack([shape[-3] * scale, shape[-2] * scale])
+    return tf.clip_by_value(tf.image.resize(lr, size, method=method), 0.0, 1.0)
+
+
+def _at_least(image: tf.Tensor, size: int) -> tf.Tensor:
+    """Enlarge an image whose shorter side is below `size` (rare in user folders) so a crop fits."""
+    shape = tf.shape(image)
+    short = tf.minimum(shape[0], shape[1])
+
+    def grow():
+        factor = tf.cast(size, tf.float32) / tf.cast(short, tf.float32)
+        new = tf.cast(tf.math.ceil(tf.cast(shape[:2], tf.float32) * factor), tf.int32)
+        return tf.image.resize(image, tf.maximum(new, size), method="bicubic")
+
+    return tf.cond(short < size, grow, lambda: image)
+
+
+def train_example(image: tf.Tensor, config: SuperResConfig, seed: tf.Tensor):
+    """(lr, hr, k): a random augmented HR crop, its LR, and the rot90 count k applied (for rotation pretraining)."""
+    hr = _at_least(tf.cast(image, tf.float32) / 255.0, config.patch_size)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
+    channels = hr.shape[-1]
+    hr = tf.image.stateless_random_crop(hr, [config.patch_size, config.patch_size, channels], seeds[0])
+    hr = tf.image.stateless_random_flip_left_right(hr, seeds[1])
+    k = tf.random.stateless_uniform([], seeds[2], maxval=4, dtype=tf.int32)
+    hr = tf.image.rot90(hr, k)
+    hr = tf.clip_by_value(hr, 0.0, 1.0)
+    return degrade(hr, config.scale, config.degrade), hr, k
+
+
+def eval_example(image: tf.Tensor, config: SuperResConfig, crop: int):
+    """(lr, hr) of a centre crop of `crop` pixels (a multiple of r), so validation images batch.
+
+    An image smaller than the crop (only in folders of mixed sizes) is enlarged first; `evaluate`
+    scores whole, untouched images separately.
+    """
+    hr = _at_least(tf.cast(image, tf.float32) / 255.0, crop)
+    shape = tf.shape(hr)
+    h, w = tf.minimum(shape[0], crop), tf.minimum(shape[1], crop)
+    top, left = (shape[0] - h) // 2, (shape[1] - w) // 2
+    hr = modcrop(hr[top:top + h, left:left + w], config.scale)
+    return degrade(hr, config.scale, config.degrade), hr
+
+
+def eval_crop(config: SuperResConfig, image_shape) -> int:
+    """The validation crop: `eval_crop`, or the images' own size when they are all smaller (mnist-5k)."""
+    if image_shape is None:
+        return config.eval_crop
+    side = min(config.eval_crop, int(image_shape[0]), int(image_shape[1]))
+    return side - side % config.scale
+
+
+def whole_images(config: SuperResConfig, split: str, *, limit: int = 0) -> list[np.ndarray]:
+    """Uint8 images of a split, whole, for `evaluate` and the benchmark."""
+    data = load_split(config, split)
+    images = []
+    for image, _ in data.dataset:
+        images.append(image.numpy())
+        if limit and len(images) >= limit:
+            break
+    return images
