@@ -59,6 +59,17 @@ def pacf_to_coefficients(partial) -> tf.Tensor:
     return tf.stack(phi) if phi else tf.zeros([0], DTYPE)
 
 
+def _pacf_tangent(partial, d_partial) -> tf.Tensor:
+    """The derivative of `pacf_to_coefficients(partial)` along `d_partial` (the recursion, differentiated)."""
+    phi: list[tf.Tensor] = []
+    d_phi: list[tf.Tensor] = []
+    for k in range(partial.shape[-1]):
+        r, dr = partial[k], d_partial[k]
+        d_phi = [d_phi[j] - dr * phi[k - 1 - j] - r * d_phi[k - 1 - j] for j in range(k)] + [dr]
+        phi = [phi[j] - r * phi[k - 1 - j] for j in range(k)] + [r]
+    return tf.stack(d_phi)
+
+
 def coefficients_to_pacf(phi: Sequence[float]) -> np.ndarray:
     """Inverse of `pacf_to_coefficients` (the step-down recursion); raises ConfigError when not stationary."""
     phi = [float(x) for x in phi]
@@ -302,33 +313,135 @@ class StructuralModel(keras.layers.Layer):
             pads[axis] = [before, after]
         return tf.pad(x, pads)
 
-    def system(self, times, exogenous=None, update=None) -> dict[str, tf.Tensor]:
-        """The state-space matrices on the standardised scale for steps `times` (transition t -> t+1)."""
+    def pieces(self) -> dict[str, tf.Tensor | None]:
+        """The small parameter-dependent parts of the system; `system` and `prior` are affine in them.
+
+        Forward-mode derivatives are taken of these few small tensors only, then pushed through the (linear)
+        assembly, which keeps tracing cheap.
+        """
+        f = self.num_features
+        phi, theta = self.arma_coefficients()
+        out: dict[str, tf.Tensor | None] = {
+            "obs_cov": self.observation_cov(),
+            "level_var": tf.exp(self.level_log_var) if self.level_size else None,
+            "slope_var": tf.exp(self.slope_log_var) if self.level_size == 2 else None,
+            "seasonal_var": tf.exp(self.seasonal_log_var) if self.latent else None,
+            "beta": self.beta, "shift": self.shift,
+            "arma_t": None, "arma_q": None, "arma_p": None,
+        }
+        if self.r:
+            trans, covs, stationary = [], [], []
+            for i in range(f):
+                harvey, selection = self._harvey(phi[i], theta[i])
+                q = tf.exp(self.arma_log_var[i]) * selection[:, None] * selection[None, :]
+                trans.append(harvey)
+                covs.append(q)
+                stationary.append(solve_discrete_lyapunov(harvey, q))
+            out.update(arma_t=tf.stack(trans), arma_q=tf.stack(covs), arma_p=tf.stack(stationary))
+        return {k: (tf.convert_to_tensor(v) if v is not None else None) for k, v in out.items()}
+
+    def _piece_tangents(self, pieces) -> list[dict[str, tf.Tensor | None]]:
+        """d pieces / d parameter, one dict per scalar of `self.trainable_variables` (in their order).
+
+        Written out by hand: variances are exponentials, the ARMA coefficients go through tanh and the
+        Durbin-Levinson recursion, the stationary covariance through a Lyapunov equation. (TensorFlow's
+        ForwardAccumulator gives the same numbers but makes tracing ~10x slower.)
+        """
+        f = self.num_features
+        zero = {k: (None if v is None else tf.zeros_like(v)) for k, v in pieces.items()}
+        out: list[dict[str, tf.Tensor | None]] = []
+
+        def unit(shape, index, value):
+            return tf.scatter_nd([index], tf.reshape(tf.cast(value, DTYPE), [1]), shape)
+
+        chol = tf.linalg.diag(tf.exp(self.obs_log_sd))
+        if self.obs_corr is not None:
+            rows, cols = np.tril_indices(f, -1)
+            chol += tf.scatter_nd(np.stack([rows, cols], 1), self.obs_corr, [f, f])
+
+        def obs_tangent(d_chol):
+            return {**zero, "obs_cov": d_chol @ tf.transpose(chol) + chol @ tf.transpose(d_chol)}
+
+        phi, theta = self.arma_coefficients() if self.r else (None, None)
+        for v in self.trainable_variables:
+            if v is self.obs_log_sd:
+                out += [obs_tangent(unit([f, f], [i, i], tf.exp(self.obs_log_sd[i]))) for i in range(f)]
+            elif v is self.obs_corr:
+                rows, cols = np.tril_indices(f, -1)
+                out += [obs_tangent(unit([f, f], [r, c], 1.0)) for r, c in zip(rows, cols)]
+            elif v is self.level_log_var or v is self.slope_log_var:
+                key = "level_var" if v is self.level_log_var else "slope_var"
+                out += [{**zero, key: unit([f], [i], pieces[key][i])} for i in range(f)]
+            elif v is self.seasonal_log_var:
+                out += [{**zero, "seasonal_var": unit(v.shape, [c, i], pieces["seasonal_var"][c, i])}
+                        for c in range(len(self.latent)) for i in range(f)]
+            elif v is self.beta or v is self.shift:
+                key = "beta" if v is self.beta else "shift"
+                out += [{**zero, key: unit(v.shape, [i, j], 1.0)} for i in range(f) for j in range(v.shape[1])]
+            elif v is self.arma_log_var:
+                for i in range(f):
+                    d = {**zero}
+                    d["arma_q"] = unit([f], [i], 1.0)[:, None, None] * pieces["arma_q"]
+                    d["arma_p"] = unit([f], [i], 1.0)[:, None, None] * pieces["arma_p"]
+                    out.append(d)
+            elif v is self.ar_raw or v is self.ma_raw:
+                is_ar = v is self.ar_raw
+                order = self.p if is_ar else self.q
+                for i in range(f):
+                    partial = tf.tanh(v[i])
+                    for j in range(order):
+                        d_partial = unit([order], [j], 1.0 - partial[j] ** 2)
+                        d_coef = _pacf_tangent(partial, d_partial)
+                        harvey, selection = self._harvey(phi[i], theta[i])
+                        sigma2 = tf.exp(self.arma_log_var[i])
+                        if is_ar:
+                            d_t = tf.pad(d_coef[:, None], [[0, self.r - self.p], [0, self.r - 1]])
+                            d_q = tf.zeros([self.r, self.r], DTYPE)
+                        else:
+                            d_t = tf.zeros([self.r, self.r], DTYPE)
+                            d_sel = tf.pad(-d_coef, [[1, self.r - 1 - self.q]])
+                            d_q = sigma2 * (d_sel[:, None] * selection[None, :] + selection[:, None] * d_sel[None, :])
+                        p = pieces["arma_p"][i]
+                        d_p = solve_discrete_lyapunov(
+                            harvey, d_t @ p @ tf.transpose(harvey) + harvey @ p @ tf.transpose(d_t) + d_q)
+                        mask = unit([f], [i], 1.0)[:, None, None]
+                        out.append({**zero, "arma_t": mask * d_t, "arma_q": mask * d_q, "arma_p": mask * d_p})
+            else:
+                raise AssertionError(f"no tangent for variable {v.name}")
+        return out
+
+    def system(self, times, exogenous=None, update=None, pieces=None, constants: bool = True) -> dict[str, Any]:
+        """The state-space matrices on the standardised scale for steps `times` (transition t -> t+1).
+
+        `pieces` defaults to `self.pieces()`; with `constants=False` only the part linear in the pieces is
+        built (so passing tangents of the pieces gives the tangents of the matrices; `design` is then None).
+        """
+        pieces = self.pieces() if pieces is None else pieces
         times = tf.convert_to_tensor(times, DTYPE)
         steps = tf.shape(times)[0]
         f = self.num_features
-        row = self._block_rows(times)
-        design = tf.stack([self._pad_block(row, i, [1]) for i in range(f)], axis=1)  # [T, F, n]
-
-        phi, theta = self.arma_coefficients()
+        design = None
+        if constants:
+            row = self._block_rows(times)
+            design = tf.stack([self._pad_block(row, i, [1]) for i in range(f)], axis=1)  # [T, F, n]
         next_cycles = self._cycle_weights(times + 1.0)
         t_blocks, q_blocks = [], []
         for i in range(f):
             trans, cov = [], []
             if self.level_size == 2:
-                trans.append(tf.constant([[1.0, 1.0], [0.0, 1.0]], DTYPE))
-                cov.append(tf.linalg.diag(tf.stack([tf.exp(self.level_log_var[i]), tf.exp(self.slope_log_var[i])])))
+                trans.append(tf.constant([[1.0, 1.0], [0.0, 1.0]], DTYPE) * float(constants))
+                cov.append(tf.linalg.diag(tf.stack([pieces["level_var"][i], pieces["slope_var"][i]])))
             elif self.level_size == 1:
-                trans.append(tf.ones([1, 1], DTYPE))
-                cov.append(tf.reshape(tf.exp(self.level_log_var[i]), [1, 1]))
+                trans.append(tf.ones([1, 1], DTYPE) * float(constants))
+                cov.append(tf.reshape(pieces["level_var"][i], [1, 1]))
             for c, (k, z) in enumerate(zip(self.latent, next_cycles)):
                 # Stepping into time t+1: lambda <- lambda - z (1' lambda) + z omega, z the weights at t+1.
-                trans.append(tf.eye(k, dtype=DTYPE)[None] - z[:, :, None] * tf.ones([1, 1, k], DTYPE))
-                cov.append(tf.exp(self.seasonal_log_var[c, i]) * z[:, :, None] * z[:, None, :])
+                step_matrix = tf.eye(k, dtype=DTYPE)[None] - z[:, :, None] * tf.ones([1, 1, k], DTYPE)
+                trans.append(step_matrix * float(constants))
+                cov.append(pieces["seasonal_var"][c, i] * z[:, :, None] * z[:, None, :])
             if self.r:
-                harvey, selection = self._harvey(phi[i], theta[i])
-                trans.append(harvey)
-                cov.append(tf.exp(self.arma_log_var[i]) * selection[:, None] * selection[None, :])
+                trans.append(pieces["arma_t"][i])
+                cov.append(pieces["arma_q"][i])
             t_blocks.append(trans)
             q_blocks.append(cov)
         transition = self._assemble(t_blocks, steps)
@@ -336,13 +449,13 @@ class StructuralModel(keras.layers.Layer):
 
         obs_offset = tf.zeros([steps, f], DTYPE)
         if self.num_exogenous:
-            obs_offset = tf.convert_to_tensor(exogenous, DTYPE) @ tf.transpose(self.beta)
+            obs_offset = tf.convert_to_tensor(exogenous, DTYPE) @ tf.transpose(pieces["beta"])
         state_offset = None
         if self.num_update:
-            shift = tf.convert_to_tensor(update, DTYPE) @ tf.transpose(self.shift)  # [T, F]
+            shift = tf.convert_to_tensor(update, DTYPE) @ tf.transpose(pieces["shift"])  # [T, F]
             state_offset = tf.add_n([self._pad_block(
                 tf.pad(shift[:, i:i + 1], [[0, 0], [0, self.block - 1]]), i, [1]) for i in range(f)])
-        return {"design": design, "transition": transition, "state_cov": state_cov, "obs_cov": self.observation_cov(),
+        return {"design": design, "transition": transition, "state_cov": state_cov, "obs_cov": pieces["obs_cov"],
                 "obs_offset": obs_offset, "state_offset": state_offset}
 
     def _harvey(self, phi: tf.Tensor, theta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -367,10 +480,13 @@ class StructuralModel(keras.layers.Layer):
                 offset += k
         return total
 
-    def prior(self, time: float = -1.0) -> FilterState:
-        """Approximate diffuse prior for the step after `time` (stationary for ARMA), with the diffuse burn."""
-        kappa = self.initial_variance
-        phi, theta = self.arma_coefficients()
+    def prior(self, time: float = -1.0, pieces=None, constants: bool = True) -> FilterState:
+        """Approximate diffuse prior for the step after `time` (stationary for ARMA), with the diffuse burn.
+
+        `pieces` / `constants` as in `system` (the covariance is affine in `pieces["arma_p"]`).
+        """
+        pieces = self.pieces() if pieces is None else pieces
+        kappa = self.initial_variance * float(constants)
         time = tf.convert_to_tensor(time, DTYPE)
         overwritten = self._cycle_weights(tf.reshape(time + 2.0, [1]))  # the slot the step after next replaces
         blocks = []
@@ -387,14 +503,11 @@ class StructuralModel(keras.layers.Layer):
                     # Diffuse over the cycles summing to zero (K - 1 directions).
                     feature.append(kappa * (tf.eye(k, dtype=DTYPE) - tf.ones([k, k], DTYPE) / k))
             if self.r:
-                harvey, selection = self._harvey(phi[i], theta[i])
-                q = tf.exp(self.arma_log_var[i]) * selection[:, None] * selection[None, :]
-                feature.append(solve_discrete_lyapunov(harvey, q))
+                feature.append(pieces["arma_p"][i])
             blocks.append(feature)
         cov = self._assemble(blocks, 1)[0]
         return initial_state(tf.zeros([self.state_size], DTYPE), cov, time=time, burn=self.num_diffuse)
 
-    # ----- filtering ---------------------------------------------------------------------------------------------
     def _standardise(self, values):
         return (tf.convert_to_tensor(values, DTYPE) - self.offset) / self.scale
 
@@ -442,29 +555,23 @@ class StructuralModel(keras.layers.Layer):
             mask = tf.convert_to_tensor(mask, tf.bool)
             observed = tf.logical_and(observed, mask[:, None] if mask.shape.rank == 1 else mask)
         variables = self.trainable_variables
-        primals = [v.value for v in variables]
-        keys = ("design", "obs_cov", "transition", "state_cov", "obs_offset", "state_offset")
-        tangents: dict[str, list] = {key: [] for key in (*keys, "mean", "cov")}
-        for index, v in enumerate(variables):
-            size = int(np.prod(v.shape))
-            for e in range(size):
-                direction = [tf.zeros(w.shape, DTYPE) for w in variables]
-                direction[index] = tf.reshape(tf.one_hot(e, size, dtype=DTYPE), v.shape)
-                with tf.autodiff.ForwardAccumulator(primals, direction) as acc:
-                    system = self.system(times, exogenous, update)
-                    prior = self.prior(times[0] - 1.0) if state is None else state
-                for key in keys:
-                    value = system[key]
-                    jvp = None if value is None else acc.jvp(value, unconnected_gradients="zero")
-                    tangents[key].append(jvp)
-                tangents["mean"].append(acc.jvp(prior.mean, unconnected_gradients="zero"))
-                tangents["cov"].append(acc.jvp(prior.cov, unconnected_gradients="zero"))
+        keys = ("transition", "state_cov", "obs_cov", "obs_offset", "state_offset")
+        tangents: dict[str, list] = {key: [] for key in (*keys, "cov")}
+        pieces = self.pieces()
+        for d_pieces in self._piece_tangents(pieces):
+            d_system = self.system(times, exogenous, update, pieces=d_pieces, constants=False)
+            for key in keys:
+                tangents[key].append(d_system[key])
+            if state is None:
+                tangents["cov"].append(self.prior(times[0] - 1.0, pieces=d_pieces, constants=False).cov)
         stacked = {key: (None if not parts or parts[0] is None else tf.stack(parts)) for key, parts in tangents.items()}
-        system = self.system(times, exogenous, update)
-        start = self.prior(times[0] - 1.0) if state is None else state
+        system = self.system(times, exogenous, update, pieces=pieces)
+        start = self.prior(times[0] - 1.0, pieces=pieces) if state is None else state
+        k = len(tangents["obs_cov"])
+        d_cov = stacked["cov"] if state is None else tf.zeros([k, self.state_size, self.state_size], DTYPE)
         loglik, dloglik = kalman_log_likelihood_and_tangents(
-            y, state=start, mask=observed, d_mean=stacked["mean"], d_cov=stacked["cov"], **system,
-            **{f"d_{key}": stacked[key] for key in keys},
+            y, state=start, mask=observed, d_mean=tf.zeros([k, self.state_size], DTYPE), d_cov=d_cov, **system,
+            d_design=None, **{f"d_{key}": stacked[key] for key in keys},
         )
         counted = tf.range(tf.shape(times)[0]) >= start.burn
         count = tf.reduce_sum(tf.cast(observed, DTYPE) * tf.math.log(self.scale), axis=1)
@@ -504,10 +611,11 @@ class StructuralModel(keras.layers.Layer):
         return means.numpy(), covs.numpy(), end._replace(time=tf.constant(times[-1], DTYPE))
 
     def fit(self, times, values, mask=None, exogenous=None, update=None, steps: int = 300,
-            learning_rate: float = 0.02) -> list[float]:
+            learning_rate: float = 0.02, jit_compile: bool = True) -> list[float]:
         """Maximise the log-likelihood with Adam (TFTS's 0.02) on the whole series; returns it after each step.
 
-        Standardises on `values` first unless `adapt` already ran. One XLA compilation per series length.
+        Standardises on `values` first unless `adapt` already ran. With `jit_compile` (one XLA compilation per
+        series length, tens of seconds) each step is several times faster; without it short runs start sooner.
         """
         times = _steps(times, None)
         values = np.asarray(values, np.float64).reshape(len(times), -1)
@@ -516,11 +624,11 @@ class StructuralModel(keras.layers.Layer):
             self.adapt(values)
         observed = np.isfinite(values) if mask is None else np.isfinite(values) & _mask2d(mask, values.shape)
         per_obs = max(1, int(observed[self.num_diffuse:].sum()))
-        if getattr(self, "_fit_optimizer", None) is None or self._fit_lr != learning_rate:
+        if getattr(self, "_fit_optimizer", None) is None or self._fit_key != (learning_rate, jit_compile):
             self._fit_optimizer = keras.optimizers.Adam(learning_rate)
             self._fit_optimizer.build(self.trainable_variables)
-            self._fit_lr = learning_rate
-            self._fit_step = tf.function(self._fit_step_fn, jit_compile=True, reduce_retracing=True)
+            self._fit_key = (learning_rate, jit_compile)
+            self._fit_step = tf.function(self._fit_step_fn, jit_compile=jit_compile, reduce_retracing=True)
         args = [tf.constant(times), tf.constant(values), tf.constant(observed),
                 tf.constant(np.asarray(exogenous if exogenous is not None else np.zeros((len(times), 0)), np.float64)),
                 tf.constant(np.asarray(update if update is not None else np.zeros((len(times), 0)), np.float64)),
