@@ -205,9 +205,11 @@ def load_split(config: Any, split: str, info: dict[str, Any] | None = None) -> R
     pad_row = len(rows)
     rul_norm = (target["rul"] / info["rul_scale"]).astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices((index, rul_norm, target["label1"].astype(np.int32)))
-    # Windows are gathered on the fly from the scaled rows: a window per cycle would hold 50 copies of each row.
-    dataset = dataset.map(
-        lambda i, r, c: (tf.gather(padded, tf.where(i < 0, pad_row, i)), (r, c)), num_parallel_calls=tf.data.AUTOTUNE
-    )
+
+    def gather(index, rul, label):
+        # Windows are gathered on the fly from the scaled rows: a window per cycle would hold 50 copies of each row.
+        return tf.gather(padded, tf.where(index < 0, pad_row, index)), (rul, label)
+
+    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     return RULSplit(dataset=dataset, size=len(ends), class_names=class_names(config), engines=engines, ends=ends,
                     rul=target["rul"], label1=target["label1"], info=info)
