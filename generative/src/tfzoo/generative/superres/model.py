@@ -53,7 +53,9 @@ def build_espcn(config: SuperResConfig, channels: int) -> keras.Model:
     inputs = keras.Input((None, None, channels), name="lr")
     x = keras.layers.Conv2D(first, 5, padding="same", activation=config.activation, name="conv1")(inputs)
     x = keras.layers.Conv2D(second, 3, padding="same", activation=config.activation, name="conv2")(x)
-    x = keras.layers.Conv2D(channels * r * r, 3, padding="same", name="conv3")(x)  # linear: no ReLU here
+    # Linear (no ReLU here); the 0.5 bias starts every pixel mid-range instead of at the clip's edge.
+    x = keras.layers.Conv2D(channels * r * r, 3, padding="same", bias_initializer=keras.initializers.Constant(0.5),
+                            name="conv3")(x)
     x = PixelShuffle(scale=r, name="pixel_shuffle")(x)
     return keras.Model(inputs, UnitClip(name="clip")(x), name="espcn")
 
@@ -87,7 +89,8 @@ def build_residual(config: SuperResConfig, channels: int, *, name: str = "espcn_
     factors = {2: (2,), 3: (3,), 4: (2, 2)}[config.scale]
     for i, r in enumerate(factors):
         x = _upsampler(x, f, r, i)
-    x = keras.layers.Conv2D(channels, 3, padding="same", name="tail")(x)
+    x = keras.layers.Conv2D(channels, 3, padding="same", bias_initializer=keras.initializers.Constant(0.5),
+                            name="tail")(x)
     return keras.Model(inputs, UnitClip(name="clip")(x), name=name)
 
 

@@ -14,6 +14,7 @@ from tfzoo.common.data.base import DataSplit
 from tfzoo.common.errors import ConfigError, UserError
 from tfzoo.common.optim import build_optimizer, clip_gradients
 from tfzoo.common.task import Stage, Task, TrainState
+from tfzoo.generative import photos
 
 from . import data as pipeline
 from .config import GAN_LOSSES, PREDICT_MODES, SuperResConfig
@@ -231,12 +232,14 @@ class SuperRes(Task):
         r = config.scale
         rows = []
         first = None
-        for i, image in enumerate(pipeline.whole_images(config, split)):
+        images = pipeline.whole_images(config, split)
+        names = list(photos.names(split)) if config.data.strip() == "photos" else list(range(len(images)))
+        for name, image in zip(names, images, strict=True):
             hr = np.asarray(pipeline.modcrop(tf.constant(image, tf.float32) / 255.0, r))
             lr = np.asarray(pipeline.degrade(tf.constant(hr), r, config.degrade))
             methods = _methods(lr, self.upscale(run, lr), r)
-            rows.append({"image": i, **{m: scores(hr, out, border=r, style=config.metric_style)
-                                         for m, out in methods.items()}})
+            rows.append({"image": name, **{m: {k: round(v, 4) for k, v in scores(
+                hr, out, border=r, style=config.metric_style).items()} for m, out in methods.items()}})
             if first is None:
                 first = (lr, methods["model"], hr)
         table = score_table(rows)
