@@ -1,0 +1,71 @@
+"""Input pipeline of generative.vae: images in [0, 1], labels, and the reparameterisation noise.
+
+Examples become `(inputs, label, eps)` where `inputs` is the image (vae) or `(image, label)`
+(cvae) and `eps ~ N(0, I)` is drawn statelessly from the example's position (training) or its
+pixels (evaluation), so a resumed run and every evaluation see the same noise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfzoo.common.data import DataSplit, resolve
+from tfzoo.common.errors import ConfigError
+from tfzoo.generative import images
+from tfzoo.generative.vae.config import LIKELIHOODS, VARIANTS
+
+
+def check(config: Any) -> None:
+    """One-line errors for settings that cannot work."""
+    if config.variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {config.variant!r}; choose one of {', '.join(VARIANTS)}")
+    if config.likelihood not in LIKELIHOODS:
+        raise ConfigError(f"likelihood={config.likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
+    if config.latent_dim < 1:
+        raise ConfigError(f"latent_dim={config.latent_dim}; expected >= 1")
+
+
+def load_split(config: Any, split: str) -> DataSplit:
+    check(config)
+    return resolve(config.data, split, seed=config.train.seed, channels=config.channels or None)
+
+
+def image_shape(config: Any, data: DataSplit) -> list[int]:
+    """[H, W, C] the models work at."""
+    height, width = config.image_size
+    shape = data.image_shape
+    if not (height and width):
+        if shape is None:
+            raise ConfigError(f"{config.data}: images of different sizes; set image_size=H,W")
+        height, width = shape[:2]
+    return [int(height), int(width), int(config.channels or (shape[2] if shape else 3))]
+
+
+def _example(config: Any, info: dict[str, Any], image, label, seed):
+    x = images.fit_image(image, info["shape"])
+    eps = tf.random.stateless_normal([config.latent_dim], tf.cast(seed, tf.int64))
+    inputs = (x, label) if config.variant == "cvae" else x
+    return inputs, label, eps
+
+
+def train_example(config: Any, info: dict[str, Any], example, seed):
+    return _example(config, info, *example, seed)
+
+
+def eval_example(config: Any, info: dict[str, Any], example):
+    image, label = example
+    return _example(config, info, image, label, images.content_seed(image))
+
+
+def load_arrays(config: Any, info: dict[str, Any], split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images [N, H, W, C] in [0, 1] and labels of a split, at the model's size."""
+    data = resolve(config.data, split, seed=config.train.seed, channels=config.channels or None)
+    ds = data.dataset.take(limit) if limit else data.dataset
+    xs, ys = [], []
+    for image, label in ds.map(lambda x, y: (images.fit_image(x, info["shape"]), y)).batch(512):
+        xs.append(image.numpy())
+        ys.append(label.numpy())
+    return np.concatenate(xs), np.concatenate(ys)
