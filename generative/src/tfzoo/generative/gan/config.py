@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from tfzoo.common.errors import ConfigError
+from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 
 LOSSES = ("bce", "ls", "wgan-gp")
@@ -71,6 +72,8 @@ class GANConfig:
     eval_classifier_epochs: int = 8
     n: int = 64  # predict: images in a grid
     label: int = -1  # predict: the class (or categorical code) to draw; -1 = every class in turn
+    # The trainer reads optim (plateau decay); the GAN uses only its clip_norm, lr_* set the three Adams.
+    optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, batch_size=64, eval_every=500,
                                                                    ckpt_every=500, eval_batches=4))
 

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfzoo.common.errors import ConfigError, DataError, UserError
+from tfzoo.common.optim import clip_gradients
 from tfzoo.common.task import Stage, Task, TrainState
 from tfzoo.generative.gan import data as pipeline
 from tfzoo.generative.gan import losses, pictures
@@ -159,16 +160,14 @@ class GAN(Task):
                     critic = lambda x: self._disc(disc, x, labels, k, opts, training=True)["score"]  # noqa: E731
                     per += losses.gradient_penalty(critic, real, fake, eps, weight=config.gp_weight, mode=config.gp)
                 loss_d = average(per)
-            variables = disc.trainable_variables
-            state.optimizers["discriminator"].apply_gradients(zip(tape.gradient(loss_d, variables), variables))
+            _apply(state, "discriminator", tape, loss_d)
         vectors, fake_labels, codes = self._draw(state, opts, labels, self._seed(state, 15))
         with tf.GradientTape() as tape:
             on_fake = self._disc(disc, generator(vectors, training=True), fake_labels, k, opts, training=True)
             per = losses.g_loss(opts.loss, on_fake["score"], **kw)
             per += self._info_terms(config, opts, on_fake, fake_labels, codes, cls)
             loss_g = average(per)
-        variables = generator.trainable_variables
-        state.optimizers["model"].apply_gradients(zip(tape.gradient(loss_g, variables), variables))
+        _apply(state, "model", tape, loss_g)
         return {"loss": loss_d + loss_g, "loss_d": loss_d, "loss_g": loss_g, "loss_e": tf.constant(ZERO),
                 "d_real": average(tf.reshape(on_real["score"], [-1])),
                 "d_fake": average(tf.reshape(on_fake["score"], [-1]))}
@@ -196,8 +195,7 @@ class GAN(Task):
             recon = generator(encoder(images, training=True), training=False)
             per = tf.reduce_mean(tf.square(recon - images), axis=[1, 2, 3])
             loss_e = tf.nn.compute_average_loss(per, global_batch_size=state.global_batch_size)
-        variables = encoder.trainable_variables
-        state.optimizers["encoder"].apply_gradients(zip(tape.gradient(loss_e, variables), variables))
+        _apply(state, "encoder", tape, loss_e)
         zero = tf.constant(ZERO)
         return {"loss": loss_e, "loss_d": zero, "loss_g": zero, "loss_e": loss_e, "d_real": zero, "d_fake": zero}
 
@@ -370,6 +368,13 @@ class GAN(Task):
         if len(specs) == 2:
             return tf.function(lambda noise, labels: generate(noise, labels), input_signature=specs)
         return tf.function(lambda noise, labels, codes: generate(noise, labels, codes), input_signature=specs)
+
+
+def _apply(state: TrainState, name: str, tape: tf.GradientTape, loss: tf.Tensor) -> None:
+    """One optimiser step on the variables of model `name` (taken from the model, never by name)."""
+    variables = state.models[name].trainable_variables
+    grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
+    state.optimizers[name].apply_gradients(zip(grads, variables))
 
 
 def _split_arrays(task: GAN, run, split: str, *, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
