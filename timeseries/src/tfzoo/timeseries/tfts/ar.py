@@ -101,6 +101,19 @@ class ARNetwork(keras.Model):
     def from_config(cls, config: dict[str, Any]) -> ARNetwork:
         return cls(**config)
 
+    # Symbolic descriptions of the call's inputs and output, as a functional model has (export manifests).
+    @property
+    def inputs(self) -> list:
+        i, o, f = self.input_window_size, self.output_window_size, self.num_features
+        return [keras.KerasTensor((None, i, f), name="values"), keras.KerasTensor((None, i, f), "bool", name="mask"),
+                keras.KerasTensor((None, i), "float64", name="input_times"),
+                keras.KerasTensor((None, o), "float64", name="output_times"),
+                keras.KerasTensor((None, i + o, self.exogenous_size), name="exogenous")]
+
+    @property
+    def outputs(self) -> list:
+        return [keras.KerasTensor((None, self.output_window_size, self.num_features, 2), name="mean_variance")]
+
     def level(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
         """`[B, 1, F]`: the scaled mean of each input window when `normalize_window`, else 0."""
         dtype = self.offset.dtype

@@ -66,6 +66,18 @@ class SequentialModel(keras.Model):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_features": self.num_features, "exogenous_size": self.exogenous_size}
 
+    # Symbolic descriptions of `call`'s inputs and output, as a functional model has (export manifests).
+    @property
+    def inputs(self) -> list:
+        f, e = self.num_features, self.exogenous_size
+        return [keras.KerasTensor((None, None, f), name="values"), keras.KerasTensor((None, None, f), "bool", name="mask"),
+                keras.KerasTensor((None, None), "float64", name="times"),
+                keras.KerasTensor((None, None, e), name="exogenous")]
+
+    @property
+    def outputs(self) -> list:
+        return [keras.KerasTensor((None, None, self.num_features, 2), name="mean_variance")]
+
     # ----- whole sequences, shared by training, filtering and the Keras call ------------------------------
     def run_filter(self, state, times, values, mask, exogenous, time_step: float = 1.0):
         """Filter `[B, T, ...]` sequences from `state`: `(state, mean [B, T, F], covariance [B, T, F, F], loss [B, T])`."""

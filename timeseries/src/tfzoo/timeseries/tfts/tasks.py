@@ -112,6 +112,26 @@ class ForecastTask(Task):
     def build_estimator(self, config: Any, info: dict[str, Any]) -> Estimator:
         raise NotImplementedError
 
+    def resolve(self, config: Any) -> Any:
+        """The config with any example-specific settings applied (identity by default)."""
+        return config
+
+    def prepare_estimator(self, estimator: Estimator, train: dict[str, np.ndarray]) -> None:
+        """Fit data-dependent constants (input scaling) on the training part before training."""
+        estimator._prepare(train)
+
+    def load_for_predict(self, config: Any, extra_rows: np.ndarray | None) -> Prepared:
+        """The whole series (plus a continuation) as `predict` filters it."""
+        return load_prepared(config, extra_rows)
+
+    def future_exogenous(self, config: Any, steps: int) -> dict[str, np.ndarray]:
+        """Exogenous values for the forecast steps of `tfzoo predict` (none by default)."""
+        return {}
+
+    def changepoints(self, config: Any, prepared: Prepared) -> list:
+        """Times marked in the figures (none by default)."""
+        return []
+
     def estimator(self, config: Any, info: dict[str, Any]) -> Estimator:
         """The estimator whose model `build_models` returned last (built now if there is none yet)."""
         if getattr(self, "_estimator", None) is None:
@@ -131,6 +151,7 @@ class ForecastTask(Task):
 
     # ----- data -----------------------------------------------------------------------------------
     def data(self, config: Any, split: str):
+        config = self.resolve(config)
         prepared = self.prepared(config)
         train, _ = split_prepared(prepared, config.test_size)
         estimator = self.estimator(config, self.info_for(config, prepared))
@@ -165,8 +186,9 @@ class ForecastTask(Task):
     # ----- models and steps ---------------------------------------------------------------------------
     def build_models(self, config: Any, info: dict[str, Any]) -> dict[str, keras.Model]:
         estimator = self._new_estimator(config, info)
+        config = self.resolve(config)
         train, _ = split_prepared(self.prepared(config), config.test_size)
-        estimator._prepare(train)  # input scaling from the training part; a restore overwrites it alike
+        self.prepare_estimator(estimator, train)  # from the training part; a restore overwrites it alike
         estimator._train_data = train
         return {"model": estimator.model}
 
@@ -194,8 +216,9 @@ class ForecastTask(Task):
         from tfzoo.timeseries import metrics
         from tfzoo.timeseries.plots import plot_forecast
 
-        config, info = run.config, run.info
-        estimator = self.estimator(config, info)
+        info = run.info
+        estimator = self.estimator(run.config, info)
+        config = self.resolve(run.config)
         prepared = self.prepared(config)
         train, test = split_prepared(prepared, config.test_size)
         fit = estimator._evaluate_arrays(train)
@@ -227,7 +250,7 @@ class ForecastTask(Task):
             fit_mean=self.to_original(config, fit.mean, np.zeros_like(fit.mean))[0],
             forecast_times=prepared.dates[cut:], forecast_mean=point, forecast_std=(high - low) / 2.0,
             truth_times=prepared.dates[cut:], truth=truth, train_end=prepared.dates[cut - 1],
-            names=prepared.names, title=f"{self.name}: holdout of {config.test_size} on {config.data}",
+            changepoints=self.changepoints(config, prepared), names=prepared.names, title=f"{self.name}: holdout of {config.test_size} on {config.data}",
         )
         results["holdout_png"] = str(path)
         return results
@@ -243,17 +266,16 @@ class ForecastTask(Task):
         plots/forecast.png."""
         from tfzoo.timeseries.plots import plot_forecast
 
-        config, info = run.config, run.info
-        estimator = self.estimator(config, info)
+        info = run.info
+        estimator = self.estimator(run.config, info)
+        config = self.resolve(run.config)
         results = []
-        for k, source in enumerate(inputs):
+        for k, source in enumerate(inputs or ["-"]):
             extra = None if source in ("-", "", "none") else read_continuation(source, info["num_features"])
-            prepared = load_prepared(config, extra)
-            if estimator.exogenous_features:
-                raise ConfigError(f"{self.name}: this run has exogenous features; predict it from Python "
-                                  "(estimator.predict(..., exogenous=...))")
+            prepared = self.load_for_predict(config, extra)
             fit = estimator._evaluate_arrays(prepared.data)
-            forecast = estimator.predict(config.horizon, state=fit.state)
+            forecast = estimator.predict(config.horizon, state=fit.state,
+                                         exogenous=self.future_exogenous(config, config.horizon))
             point, low, high = self.to_original(config, forecast.mean, forecast.std, 1.0)
             _, low95, high95 = self.to_original(config, forecast.mean, forecast.std, 1.959963984540054)
             dates = future_dates(prepared.dates, prepared.freq, config.horizon)
@@ -263,6 +285,7 @@ class ForecastTask(Task):
                 Path(run.run.plots) / f"forecast{suffix}.png", times=prepared.dates, observed=observed,
                 forecast_times=dates, forecast_mean=point, forecast_std=(high - low) / 2.0,
                 train_end=prepared.dates[-1], names=prepared.names,
+                changepoints=self.changepoints(config, prepared),
                 title=f"{self.name}: {config.horizon}-step forecast of {config.data}",
             )
             result = {

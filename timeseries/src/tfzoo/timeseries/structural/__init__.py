@@ -1,0 +1,1 @@
+"""timeseries.structural: TFTS's structural ensemble (`StructuralEnsembleRegressor`) from the command line."""
