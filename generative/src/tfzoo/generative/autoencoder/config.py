@@ -46,7 +46,7 @@ class AutoencoderConfig:
         """A few-second configuration for tests."""
         base = cls()
         return replace(
-            base, hidden=(32, 8), conv_filters=(4, 8), eval_samples=100, eval_classifier_epochs=1,
+            base, conv_filters=(4, 8), eval_samples=100, eval_classifier_epochs=1,
             train=replace(base.train, steps=4, batch_size=16, eval_every=2, ckpt_every=2, log_every=1,
                           eval_batches=2),
         )

@@ -189,7 +189,7 @@ class Autoencoder(Task):
                 result["probability"] = round(float(probs.max()), 6)
             else:
                 code = np.asarray(encoder(run.models["model"])(x, training=False))[0]
-                result["code"] = [round(float(v), 5) for v in code.ravel()] if code.size <= 16 else list(code.shape)
+                result["code"] = [round(float(v), 5) for v in code.ravel()] if code.size <= 1024 else list(code.shape)
             results.append(result)
         return results
 
