@@ -45,6 +45,9 @@ from tfzoo.timeseries.tfts.kalman import (
 )
 
 LEVELS = ("local_linear_trend", "local_level", None)
+# Series at least this long are filtered by a compiled graph and trained under XLA: compiling costs tens of
+# seconds, which pays off only when each pass is long.
+COMPILE_FROM = 300
 
 
 # ----- parameter transforms --------------------------------------------------------------------------------------
@@ -526,7 +529,7 @@ class StructuralModel(keras.layers.Layer):
     def filter_tensors(self, times, values, mask=None, exogenous=None, update=None, state=None):
         """Tensor-in, tensor-out filtering (traceable): `(means, covs, state, loglik, result)` on the original scale."""
         times = tf.convert_to_tensor(times, DTYPE)
-        state = self.prior(-1.0) if state is None else state
+        state = self.prior(times[0] - 1.0) if state is None else state
         system = self.system(times, exogenous, update)
         y = self._standardise(values)
         observed = tf.logical_not(tf.math.is_nan(y))
@@ -594,8 +597,21 @@ class StructuralModel(keras.layers.Layer):
         self._check_inputs(times, values, exogenous, update)
         if state is None:
             state = self.prior(times[0] - 1.0)
-        means, covs, end, loglik, _ = self.filter_tensors(times, values, mask, exogenous, update, state)
+        run = self.filter_tensors
+        if len(times) >= COMPILE_FROM:
+            if getattr(self, "_filter_graph", None) is None:
+                self._filter_graph = tf.function(self._filter_graph_fn, autograph=False, reduce_retracing=True)
+            run = self._filter_graph
+        none = np.zeros((len(times), 0))
+        mask = np.ones(values.shape, bool) if mask is None else _mask2d(mask, values.shape)
+        means, covs, end, loglik = run(
+            tf.constant(times), tf.constant(values), tf.constant(mask),
+            tf.constant(np.asarray(exogenous if exogenous is not None else none, np.float64)),
+            tf.constant(np.asarray(update if update is not None else none, np.float64)), state)[:4]
         return means.numpy(), covs.numpy(), end, float(loglik)
+
+    def _filter_graph_fn(self, times, values, mask, exogenous, update, state):
+        return self.filter_tensors(times, values, mask, exogenous, update, state)[:4]
 
     def log_likelihood(self, times, values, mask=None, exogenous=None, update=None) -> float:
         """The exact Gaussian log-likelihood of `values` (after the diffuse burn)."""
@@ -611,13 +627,15 @@ class StructuralModel(keras.layers.Layer):
         return means.numpy(), covs.numpy(), end._replace(time=tf.constant(times[-1], DTYPE))
 
     def fit(self, times, values, mask=None, exogenous=None, update=None, steps: int = 300,
-            learning_rate: float = 0.02, jit_compile: bool = True) -> list[float]:
+            learning_rate: float = 0.02, jit_compile: bool | None = None) -> list[float]:
         """Maximise the log-likelihood with Adam (TFTS's 0.02) on the whole series; returns it after each step.
 
         Standardises on `values` first unless `adapt` already ran. With `jit_compile` (one XLA compilation per
-        series length, tens of seconds) each step is several times faster; without it short runs start sooner.
+        series length, tens of seconds) each step is several times faster; None compiles series of at least
+        `COMPILE_FROM` steps.
         """
         times = _steps(times, None)
+        jit_compile = len(times) >= COMPILE_FROM if jit_compile is None else bool(jit_compile)
         values = np.asarray(values, np.float64).reshape(len(times), -1)
         self._check_inputs(times, values, exogenous, update)
         if not float(self.adapted.numpy()):
@@ -628,7 +646,8 @@ class StructuralModel(keras.layers.Layer):
             self._fit_optimizer = keras.optimizers.Adam(learning_rate)
             self._fit_optimizer.build(self.trainable_variables)
             self._fit_key = (learning_rate, jit_compile)
-            self._fit_step = tf.function(self._fit_step_fn, jit_compile=jit_compile, reduce_retracing=True)
+            self._fit_step = tf.function(self._fit_step_fn, jit_compile=jit_compile, reduce_retracing=True,
+                                         autograph=False)
         args = [tf.constant(times), tf.constant(values), tf.constant(observed),
                 tf.constant(np.asarray(exogenous if exogenous is not None else np.zeros((len(times), 0)), np.float64)),
                 tf.constant(np.asarray(update if update is not None else np.zeros((len(times), 0)), np.float64)),
@@ -806,14 +825,17 @@ class StructuralEnsembleRegressor(Estimator):
     def _training_loss(self, batch: dict[str, tf.Tensor], training: bool) -> tf.Tensor:
         """Mean negative log-likelihood per observed value over the batch's series, with forward-mode gradients."""
         structural = self.structural
-        if "loss" not in self._jit:
-            self._jit["loss"] = tf.function(self._loglik_and_grads, jit_compile=True)
         times, values, mask, exogenous = (batch[io.TIMES], batch[io.VALUES], batch[io.MASK], batch[io.EXOGENOUS])
+        length = values.shape[1]
+        jit = length is None or values.shape[0] * length >= COMPILE_FROM
+        if jit not in self._jit:
+            self._jit[jit] = tf.function(self._loglik_and_grads, jit_compile=jit, autograph=False)
+        loss_and_grads = self._jit[jit]
 
         @tf.custom_gradient
         def loss_fn(anchor):
             # The trainer's tape sees this scalar; its gradient comes from the forward-mode recursions.
-            total, grads, count = self._jit["loss"](times, values, mask, exogenous)
+            total, grads, count = loss_and_grads(times, values, mask, exogenous)
             by_ref = {v.value.ref(): -g / count for v, g in zip(structural.trainable_variables, grads)}
 
             def grad(upstream, variables=None):
