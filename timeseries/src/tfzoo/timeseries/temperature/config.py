@@ -16,6 +16,7 @@ class TemperatureConfig:
 
     data: str = "sm:elnino"
     column: str = ""  # "" takes the first value column
+    log: bool = False  # model the log of a positive series (e.g. sktime:airline); outputs are back in its units
     window: int = 20
     units: int = 8
     stateful: bool = True  # false: the stateless LSTM of the same size (each window from a zero state)

@@ -57,10 +57,15 @@ def read(spec: str, column: str) -> Series:
 
 
 def prepared(config: TemperatureConfig) -> dict[str, Any]:
-    """The series, its train/val boundary and the scaler fitted on the training range."""
+    """The series, its (log-)values, the train/val boundary and the scaler fitted on the training range."""
     check(config)
     series = read(config.data, config.column)
     values = series.values[:, 0].astype(np.float64)
+    if config.log:
+        if np.any(values <= 0):
+            raise DataError(f"{series.source}: log=true needs positive values; value {int(np.argmin(values)) + 1} is "
+                            f"{values.min()}")
+        values = np.log(values)
     boundary = split_point(len(values), test_fraction=config.val_fraction)
     if boundary - config.window < config.train.batch_size:
         raise DataError(
@@ -73,6 +78,11 @@ def prepared(config: TemperatureConfig) -> dict[str, Any]:
     scaler = Scaler(kind="minmax", feature_range=config.feature_range).fit(values[:boundary, None])
     return {"series": series, "values": values, "boundary": boundary, "scaler": scaler,
             "scaled": scaler.transform(values[:, None])[:, 0]}
+
+
+def untransform(config: TemperatureConfig, values):
+    """Back to the series' units from the modelled values (undo `log`)."""
+    return np.exp(values) if config.log else values
 
 
 def windows(config: TemperatureConfig, split: str) -> WindowData:

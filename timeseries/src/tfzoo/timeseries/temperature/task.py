@@ -101,9 +101,10 @@ class Temperature(Task):
         results = []
         for item in inputs:
             series = pipeline.read(config.data if item == "default" else item, "" if item != "default" else config.column)
-            history = scaler.transform(series.values[:, :1].astype(np.float64))[:, 0]
+            raw = series.values[:, :1].astype(np.float64)
+            history = scaler.transform(np.log(raw) if config.log else raw)[:, 0]
             scaled = continue_series(run.models["model"], config, history, config.predict_steps)
-            values = scaler.inverse(np.asarray(scaled)[:, None])[:, 0]
+            values = pipeline.untransform(config, scaler.inverse(np.asarray(scaled)[:, None])[:, 0].astype(np.float64))
             results.append({"input": item, "last_time": str(series.times[-1])[:10],
                             "last_value": round(float(series.values[-1, 0]), 4),
                             "forecast": [round(float(v), 4) for v in values]})
@@ -145,9 +146,10 @@ def one_step(model: keras.Model, config: TemperatureConfig, split: str) -> dict[
     keep = data.weights > 0
     targets = data.starts[keep] + config.window
     scaler = p["scaler"]
-    return {"index": targets, "times": p["series"].times[targets], "truth": p["values"][targets],
-            "predicted": scaler.inverse(predicted[keep][:, None])[:, 0].astype(np.float64),
-            "values": p["values"], "boundary": p["boundary"]}
+    values = pipeline.untransform(config, p["values"])
+    predicted = pipeline.untransform(config, scaler.inverse(predicted[keep][:, None])[:, 0].astype(np.float64))
+    return {"index": targets, "times": p["series"].times[targets], "truth": values[targets], "predicted": predicted,
+            "values": values, "boundary": p["boundary"]}
 
 
 def baseline_errors(scored: dict[str, Any], *, season: int) -> dict[str, float]:
