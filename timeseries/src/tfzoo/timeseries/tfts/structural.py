@@ -45,9 +45,10 @@ from tfzoo.timeseries.tfts.kalman import (
 )
 
 LEVELS = ("local_linear_trend", "local_level", None)
-# Series at least this long are filtered by a compiled graph and trained under XLA: compiling costs tens of
-# seconds, which pays off only when each pass is long.
+# Series at least this long are filtered by a compiled graph. Training compiles with XLA when steps x length
+# reaches JIT_WORK: compiling costs tens of seconds and makes each step ~5x faster, so it pays off only then.
 COMPILE_FROM = 300
+JIT_WORK = 20_000
 
 
 # ----- parameter transforms --------------------------------------------------------------------------------------
@@ -631,11 +632,11 @@ class StructuralModel(keras.layers.Layer):
         """Maximise the log-likelihood with Adam (TFTS's 0.02) on the whole series; returns it after each step.
 
         Standardises on `values` first unless `adapt` already ran. With `jit_compile` (one XLA compilation per
-        series length, tens of seconds) each step is several times faster; None compiles series of at least
-        `COMPILE_FROM` steps.
+        series length, tens of seconds) each step is several times faster; None compiles when
+        `steps * len(times) >= JIT_WORK`.
         """
         times = _steps(times, None)
-        jit_compile = len(times) >= COMPILE_FROM if jit_compile is None else bool(jit_compile)
+        jit_compile = int(steps) * len(times) >= JIT_WORK if jit_compile is None else bool(jit_compile)
         values = np.asarray(values, np.float64).reshape(len(times), -1)
         self._check_inputs(times, values, exogenous, update)
         if not float(self.adapted.numpy()):
@@ -750,7 +751,8 @@ class StructuralEnsembleRegressor(Estimator):
             else:
                 self._regressor_columns += list(range(start, start + feature.size))
             start += feature.size
-        self._jit: dict[str, Any] = {}
+        self._jit: dict[bool, Any] = {}
+        self._train_jit: bool | None = None  # set by `train`; None: compile series of COMPILE_FROM steps or more
 
     # ----- hooks -----------------------------------------------------------------------------------------------
     def _build_model(self) -> keras.Model:
@@ -826,8 +828,9 @@ class StructuralEnsembleRegressor(Estimator):
         """Mean negative log-likelihood per observed value over the batch's series, with forward-mode gradients."""
         structural = self.structural
         times, values, mask, exogenous = (batch[io.TIMES], batch[io.VALUES], batch[io.MASK], batch[io.EXOGENOUS])
-        length = values.shape[1]
-        jit = length is None or values.shape[0] * length >= COMPILE_FROM
+        jit = self._train_jit
+        if jit is None:
+            jit = (values.shape[1] or COMPILE_FROM) * values.shape[0] >= COMPILE_FROM
         if jit not in self._jit:
             self._jit[jit] = tf.function(self._loglik_and_grads, jit_compile=jit, autograph=False)
         loss_and_grads = self._jit[jit]
@@ -863,8 +866,11 @@ class StructuralEnsembleRegressor(Estimator):
     # ----- workflow ------------------------------------------------------------------------------------------
     def train(self, input: Any, steps: int, **kwargs: Any) -> StructuralEnsembleRegressor:
         """Train with the common trainer; the first call standardises on the training values."""
+        values = np.asarray(input.read()[io.VALUES], np.float64)
         if not float(self.structural.adapted.numpy()):
-            self.structural.adapt(np.asarray(input.read()[io.VALUES], np.float64))
+            self.structural.adapt(values)
+        # XLA only when the run is long enough to repay the compilation (see JIT_WORK).
+        self._train_jit = int(steps) * len(values) >= JIT_WORK
         return super().train(input, steps, **kwargs)
 
     def get_config(self) -> dict[str, Any]:
