@@ -132,8 +132,12 @@ def continue_series(model: keras.Model, config: TemperatureConfig, history: np.n
     return outputs
 
 
-def one_step(model: keras.Model, config: TemperatureConfig, split: str) -> dict[str, Any]:
-    """One-step predictions of every scored window of a split, in the series' units."""
+def one_step(model: keras.Model, config: TemperatureConfig, split: str, *, all_targets: bool = False) -> dict[str, Any]:
+    """One-step predictions of every scored window of a split, in the series' units.
+
+    `all_targets` scores every target after the training range, including those whose input window
+    still reaches into it (the usual one-step protocol; the task's own evaluation leaves them out).
+    """
     p = pipeline.prepared(config)
     data = pipeline.windows(config, split)
     carry = carried_state(model)
@@ -144,6 +148,8 @@ def one_step(model: keras.Model, config: TemperatureConfig, split: str) -> dict[
         predictions.append(np.asarray(model(x, training=False))[:, 0])
     predicted = np.concatenate(predictions)
     keep = data.weights > 0
+    if all_targets and split != "train":
+        keep = (data.starts >= 0) & (data.starts + config.window >= p["boundary"])
     targets = data.starts[keep] + config.window
     scaler = p["scaler"]
     values = pipeline.untransform(config, p["values"])
