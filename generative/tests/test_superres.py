@@ -79,6 +79,8 @@ def test_quality_oracles():
 
 
 def test_config_errors():
+    for example in (93, 94, 95, 96):
+        pipeline.check_config(SuperResConfig.book(example))
     with pytest.raises(ConfigError, match="unknown variant"):
         pipeline.check_config(replace(SuperResConfig(), variant="fsrcnn"))
     with pytest.raises(ConfigError, match="not divisible by scale=3"):

@@ -81,7 +81,7 @@ class SuperResConfig:
         """
         base = cls()
         if example == 93:
-            return replace(base, data="mnist-5k", patch_size=28, eval_crop=28, activation="relu",
+            return replace(base, data="mnist-5k", patch_size=28, eval_crop=28, crops_per_image=1, activation="relu",
                            train=replace(base.train, batch_size=30, steps=13_400),
                            optim=replace(base.optim, lr=0.01, schedule="constant"))
         if example == 94:
