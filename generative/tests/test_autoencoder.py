@@ -154,3 +154,17 @@ def test_linear2d_beats_pca2(tmp_path):
     pca_mse = float(np.mean((t @ components.T @ components - t) ** 2))
     ae_mse = float(np.mean((np.asarray(trainer.models["model"](test)) - test) ** 2))
     assert ae_mse < pca_mse, (ae_mse, pca_mse)
+
+
+def test_book_presets_are_valid():
+    from tfzoo.generative.autoencoder import data as pipeline
+    from tfzoo.generative.autoencoder.config import VARIANTS, AutoencoderConfig
+
+    for variant in VARIANTS:
+        config = AutoencoderConfig.book(variant)
+        pipeline.check(config)
+        assert config.activation == "sigmoid" and config.train.steps > 1000
+    assert AutoencoderConfig.book("basic").optim.optimizer == "rmsprop"
+    stacked = AutoencoderConfig.book("stacked")
+    assert stacked.train.batch_size == 100 and len(set(stacked.stage_steps)) == 1
+    assert stacked.train.steps == sum(stacked.stage_steps)

@@ -124,3 +124,10 @@ def test_manifold_varies_smoothly(tmp_path):
     a, b = rng.integers(0, 225, 500), rng.integers(0, 225, 500)
     random_pairs = np.mean((flat[a] - flat[b]) ** 2)
     assert neighbours < 0.5 * random_pairs, (neighbours, random_pairs)
+
+
+def test_book_preset():
+    from tfzoo.generative.vae.config import VAEConfig
+
+    book = VAEConfig.book("cvae")
+    assert (book.variant, book.likelihood, book.train.batch_size, book.optim.lr) == ("cvae", "gaussian", 128, 1e-3)
