@@ -1,9 +1,12 @@
 """CLI tasks timeseries.ar, .lstm and .structural: train tiny, evaluate (holdout metrics), predict (JSON + plot)."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from tfzoo.common.testing import run_cli, smoke_test_task
 
@@ -34,6 +37,11 @@ def test_ar_smoke_holdout_and_csv_continuation(tmp_path):
     bad.write_text("1961-01,420,7\n")
     code, _, err = run_cli("predict", str(run), str(bad))
     assert code == 3 and "bad.csv, line 1: 3 columns" in err and len(err.strip().splitlines()) == 1
+    # `tfzoo export RUN`: the serving signature is the estimator's predict_continuation.
+    code, _, err = run_cli("export", str(run))
+    assert code == 0, err
+    serve = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
+    assert {"mean", "covariance"} <= set(serve.structured_outputs)
 
 
 def test_ar_on_a_csv_file(tmp_path):
@@ -61,7 +69,7 @@ def test_lstm_smoke_and_simulated_paths(tmp_path):
     assert paths.shape == (2, 6, 5) and np.all(np.isfinite(paths))
 
 
-def test_structural_default_and_changepoint(tmp_path):
+def test_structural_default_changepoint_and_resume(tmp_path):
     run = tmp_path / "co2"
     code, out, err = run_cli("train", "timeseries.structural", "--tiny", "--run-dir", str(run),
                              "--set", "train.steps=2")
@@ -70,16 +78,51 @@ def test_structural_default_and_changepoint(tmp_path):
     assert code == 0, err
     record = json.loads(out.strip().splitlines()[-1])
     assert record["step"] == 2 and np.isfinite(record["loss"]) and record["holdout"]["points"] == 52
-    code, out, err = run_cli("predict", str(run), "-")
-    assert code == 0, err
-    check_forecast(json.loads(out.strip().splitlines()[-1]), 8, 1)
+    assert np.isfinite(record["holdout"]["mase"])
 
     run = tmp_path / "nile"
     code, out, err = run_cli("train", "timeseries.structural", "--tiny", "--run-dir", str(run),
                              "--set", "example=changepoint", "--set", "train.steps=2")
     assert code == 0, err
+    # Started again with more steps (as after a kill), the run resumes from its checkpoint and counts on.
+    code, out, err = run_cli("train", "timeseries.structural", "--tiny", "--run-dir", str(run),
+                             "--set", "example=changepoint", "--set", "train.steps=3")
+    assert code == 0, err
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["split"] == "train"] == [1, 2, 3]
     code, out, err = run_cli("predict", str(run), "-")
     assert code == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     check_forecast(result, 8, 1)
     assert result["times"][0] == "1971-01-01"
+
+
+MIRRORED = """
+import json, sys
+from tfzoo.common.distribute import configure_virtual_cpus, make_strategy
+configure_virtual_cpus(2)  # before TensorFlow initialises
+import keras
+from tfzoo.common import config as cfg
+from tfzoo.common.registry import get_task
+from tfzoo.common.train import Trainer
+
+out = {}
+for name in ("timeseries.ar", "timeseries.lstm"):
+    keras.backend.clear_session()
+    strategy = make_strategy("mirrored")
+    task = get_task(name)
+    config = cfg.override(task.default_config(tiny=True), {"train.steps": 1})
+    result = Trainer(task=task, config=config, run_dir=f"{sys.argv[1]}/{name}", strategy=strategy, verbose=False).fit()
+    out[name] = [result["step"], strategy.num_replicas_in_sync, float(result["val"]["loss"])]
+print(json.dumps(out))
+"""
+
+
+def test_window_tasks_run_a_step_on_two_mirrored_replicas(tmp_path):
+    done = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("timeseries.ar", "timeseries.lstm"):
+        step, replicas, loss = result[name]
+        assert step == 1 and replicas == 2 and np.isfinite(loss)

@@ -64,10 +64,11 @@ class ARNetwork(keras.Model):
         self.offset = self.add_weight(shape=(f,), initializer="zeros", trainable=False, name="offset")
         self.scale = self.add_weight(shape=(f,), initializer="ones", trainable=False, name="scale")
         # Squared loss: a running mean of the squared training residuals per output step and feature.
+        # Updated inside the training step: "mean" lets every replica of a mirrored run assign it.
         self.residual_variance = self.add_weight(shape=(self.output_window_size, f), initializer="ones",
-                                                 trainable=False, name="residual_variance")
+                                                 trainable=False, name="residual_variance", aggregation="mean")
         self.residual_updates = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                                name="residual_updates")
+                                                name="residual_updates", aggregation="mean")
         # One attribute per layer: tf.train.Checkpoint (the trainer's checkpoints, save/load) does not see
         # layers kept in a Python list on a Keras 3 model.
         for i, h in enumerate(self.hidden_layer_sizes):

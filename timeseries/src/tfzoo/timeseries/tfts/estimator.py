@@ -404,14 +404,13 @@ class Estimator:
     def from_config(cls, config: dict[str, Any], **kwargs: Any) -> Estimator:
         return cls(**config, **{k: v for k, v in kwargs.items() if v is not None})
 
-    def export(self, directory: str | Path) -> Path:
-        """A SavedModel with `predict_continuation` and `filter_continuation` signatures.
+    def signatures(self) -> dict[str, Any]:
+        """`predict_continuation` and `filter_continuation` as tf.functions with flat, named inputs.
 
-        Inputs and outputs are flat: each state tensor is `state_<name>`. `predict_continuation(state_*, times,
-        exogenous) -> mean, covariance, state_*`; `filter_continuation(state_*, times, values, exogenous) ->
-        state_*` (values NaN where missing). `last_state()` returns the state saved with the export.
+        Each state tensor is `state_<name>`. `predict_continuation(state_*, times, exogenous) -> mean,
+        covariance, state_*`; `filter_continuation(state_*, times, values, exogenous) -> state_*` (values
+        NaN where missing).
         """
-        directory = Path(directory)
         spec = self.state_spec()
         keys = list(spec)
         dtype = tf.as_dtype(self.dtype)
@@ -440,16 +439,21 @@ class Estimator:
             new_state, _, _, _ = filter_(state, times, tf.where(mask, values, tf.zeros_like(values)), mask, exogenous)
             return flat_state(new_state)
 
+        return {"predict_continuation": predict_continuation, "filter_continuation": filter_continuation}
+
+    def export(self, directory: str | Path) -> Path:
+        """A SavedModel with the `signatures()` and, when known, `last_state()`: the state saved with it."""
+        directory = Path(directory)
+        spec = self.state_spec()
+        signatures = self.signatures()
         module = tf.Module()
         module.model = self.model
-        module.predict_continuation = predict_continuation
-        module.filter_continuation = filter_continuation
+        module.predict_continuation = signatures["predict_continuation"]
+        module.filter_continuation = signatures["filter_continuation"]
         saved = self._state if self._state is not None or self._train_data is None else self.state
         if saved is not None:
-            constants = {f"state_{k}": tf.constant(np.asarray(saved[k]), spec[k].dtype) for k in keys}
+            constants = {f"state_{k}": tf.constant(np.asarray(saved[k]), s.dtype) for k, s in spec.items()}
             module.last_state = tf.function(lambda: constants, input_signature=[])
-        signatures = {"predict_continuation": predict_continuation, "filter_continuation": filter_continuation}
-        if saved is not None:
             signatures["last_state"] = module.last_state
         tf.saved_model.save(module, str(directory), signatures=signatures)
         (directory / "time_step.json").write_text(json.dumps({"time_step": self.time_step}) + "\n")

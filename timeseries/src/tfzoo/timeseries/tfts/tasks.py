@@ -157,11 +157,12 @@ class ForecastTask(Task):
         estimator = self.estimator(config, self.info_for(config, prepared))
         if split == "train":
             return estimator_examples(estimator, train, config.window_size)
-        # Evaluation scores the estimator's loss on the most recent stretch: the last window of the whole
-        # series (its targets are the held-out tail) or the whole series for whole-series models.
+        # Evaluation scores the estimator's loss on the most recent stretch: the windows that end in the
+        # held-out tail (the last one if there is none), or the whole series for whole-series models.
         full = prepared.data
         if config.window_size:
-            full = {k: v[-config.window_size:] for k, v in full.items()}
+            keep = config.window_size + max(config.test_size, 1) - 1
+            full = {k: v[-keep:] for k, v in full.items()}
         return estimator_examples(estimator, full, config.window_size)
 
     def info_for(self, config: Any, prepared: Prepared) -> dict[str, Any]:
@@ -185,6 +186,10 @@ class ForecastTask(Task):
 
     # ----- models and steps ---------------------------------------------------------------------------
     def build_models(self, config: Any, info: dict[str, Any]) -> dict[str, keras.Model]:
+        strategy = tf.distribute.get_strategy()
+        if not config.window_size and strategy.num_replicas_in_sync > 1:
+            raise ConfigError(f"{self.name} fits the likelihood of one whole series per step, which cannot be "
+                              f"split over {strategy.num_replicas_in_sync} replicas; use --strategy default")
         estimator = self._new_estimator(config, info)
         config = self.resolve(config)
         train, _ = split_prepared(self.prepared(config), config.test_size)
@@ -202,6 +207,10 @@ class ForecastTask(Task):
     def eval_step(self, state: TrainState, batch: Any, metrics: dict[str, keras.metrics.Metric]) -> None:
         _, window = batch
         metrics["loss"].update_state(self.estimator(state.config, state.info)._training_loss(window, False))
+
+    def serving_function(self, config: Any, models: dict[str, keras.Model], info: dict[str, Any]):
+        """`tfzoo export RUN`: the estimator's `predict_continuation` (flat `state_*`, times, exogenous)."""
+        return self.estimator(config, info).signatures()["predict_continuation"]
 
     # ----- evaluate: holdout forecast --------------------------------------------------------------------
     def to_original(self, config: Any, mean: np.ndarray, std: np.ndarray, z: float = 0.0) -> tuple:
