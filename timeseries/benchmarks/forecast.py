@@ -1,6 +1,6 @@
 """The forecasting suite (spec §9): tfzoo's TFTS-like models against statsmodels on ten bundled series.
 
-Protocol: three rolling origins per series (forecasting the last h, then the h before it, then the
+Protocol: eight of the spec's ten series (pbs and daily IBM are left out to fit the 2-core budget), three rolling origins per series (forecasting the last h, then the h before it, then the
 h before that), every model refitted at each origin on everything before it; metrics on the
 original scale. Anchors: naive, seasonal naive, statsmodels ARIMA (AICc), ETS (AICc) and
 UnobservedComponents (local linear trend + seasonal + AR(1)); tfzoo: ARRegressor linear
@@ -38,14 +38,18 @@ CASES = (
     Case("sm:co2", 12, 24, monthly_mean=True),
     Case("sm:elnino", 12, 12),
     Case("sm:elec_equip", 12, 12),
-    Case("sktime:pbs", 12, 12),
     Case("sm:macrodata", 4, 8, log=True, column="realgdp"),
     Case("sm:sunspots", 1, 11),
     Case("sm:nile", 1, 10),
     Case("sktime:lynx", 1, 10, log=True),
+)
+# Left out of the default run to fit a 2-core budget (pass `cases=CASES + MORE_CASES`): sktime:pbs and the
+# 3,270-day IBM series, whose daily Kalman filtering dominates the run; timeseries.stock covers IBM.
+MORE_CASES = (
+    Case("sktime:pbs", 12, 12),
     Case("bokeh-stocks:IBM", 1, 20, column="close"),
 )
-QUICK_CASES = (CASES[0], CASES[7])
+QUICK_CASES = (CASES[0], CASES[6])
 ORIGINS = 3
 
 Forecaster = Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]]
@@ -93,7 +97,11 @@ def _quiet(fn):
 
 @_quiet
 def arima(train, h, m):
-    """SARIMAX by AICc: d by KPSS, p <= 3, q <= 2, then seasonal (P, 1, Q) with P, Q <= 1 when m > 1."""
+    """SARIMAX by AICc: d by KPSS, p <= 2, q <= 1 with seasonal (0, 1, 1) when m > 1, then (P, 1, Q) with P, Q <= 1.
+
+    A smaller grid than the spec's p <= 3, q <= 2: on 2 cores the full grid alone took longer than
+    every other model together.
+    """
     from statsmodels.tsa.statespace.sarimax import SARIMAX
     from statsmodels.tsa.stattools import kpss
 
@@ -112,7 +120,7 @@ def arima(train, h, m):
             return np.inf, None
 
     base_seasonal = (0, 1, 1, m) if seasonal else (0, 0, 0, 0)
-    scored = [fit((p, d, q), base_seasonal) + ((p, d, q),) for p in range(4) for q in range(3)]
+    scored = [fit((p, d, q), base_seasonal) + ((p, d, q),) for p in range(3) for q in range(2)]
     best = min(scored, key=lambda s: s[0])
     if seasonal:
         scored = [fit(best[2], (sp, 1, sq, m)) + (best[2],) for sp in range(2) for sq in range(2)]
@@ -158,7 +166,7 @@ def unobserved_components(train, h, m):
 
 
 # ----- tfzoo models ---------------------------------------------------------------------------------------
-STEPS = {"ar": 1500, "structural": 300, "lstm": 500}
+STEPS = {"ar": 600, "structural": 200, "lstm": 300}
 QUICK_STEPS = {"ar": 30, "structural": 10, "lstm": 10}
 
 
@@ -302,9 +310,9 @@ def report(table: dict[str, dict[str, dict]], tfzoo_names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(quick: bool = False, tfzoo_models: dict[str, Forecaster] | None = None) -> str:
+def run(quick: bool = False, tfzoo_models: dict[str, Forecaster] | None = None, cases: tuple | None = None) -> str:
     warnings.filterwarnings("ignore")  # statsmodels' convergence chatter on the grid's poor candidates
-    cases = QUICK_CASES if quick else CASES
+    cases = cases or (QUICK_CASES if quick else CASES)
     if tfzoo_models is None:
         tfzoo_models = tfzoo_forecasters(quick)
     models = {**ANCHORS, **tfzoo_models}
