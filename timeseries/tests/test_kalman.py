@@ -192,3 +192,27 @@ def test_bad_times_and_shapes_are_one_line_errors():
         model.filter(np.arange(3.0), np.zeros((3, 1)))
     with pytest.raises(ConfigError):
         StructuralModel(level="trend")
+
+
+@pytest.mark.slow
+def test_fit_matches_statsmodels_uc_on_airline():
+    """300 Adam steps reach UC's maximum likelihood (within 2 nats) and forecast as well (MASE within 10%)."""
+    from tfzoo.timeseries.data import load_series
+
+    y = np.log(load_series("sktime:airline").values[:, 0].astype(np.float64))
+    train, test = y[:-12], y[-12:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+        uc = UnobservedComponents(train, "lltrend", seasonal=12, autoregressive=1).fit(disp=False, maxiter=200)
+    model = StructuralModel(periodicities=(12,), cycle_num_latent_values=12, autoregressive_order=1)
+    t = np.arange(len(train), dtype=np.float64)
+    model.fit(t, train[:, None], steps=300)
+    _, _, state, loglik = model.filter(t, train[:, None])
+    mean, _, _ = model.forecast(state, np.arange(len(train), len(y), dtype=np.float64))
+    scale = np.mean(np.abs(train[12:] - train[:-12]))
+    mase = np.mean(np.abs(mean[:, 0] - test)) / scale
+    mase_uc = np.mean(np.abs(uc.get_forecast(12).predicted_mean - test)) / scale
+    assert loglik > uc.llf - 2.0
+    assert mase <= 1.1 * mase_uc
