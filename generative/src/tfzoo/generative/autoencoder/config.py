@@ -26,7 +26,9 @@ class AutoencoderConfig:
     hidden: tuple[int, ...] = ()  # () uses the variant's widths (WIDTHS); the last one is the code size
     activation: str = "relu"  # hidden layers; the book uses sigmoid everywhere
     conv_filters: tuple[int, int] = (16, 32)  # conv: the book omits the widths
-    dropout: float = 0.0  # denoising / stacked dae1: dropout after each hidden layer
+    # denoising: dropout after each hidden layer; 0 as the book, which builds the layers but trains
+    # with keep_prob 1 (S0 L18740). The stacked dae1 stage uses stacked_dropout.
+    dropout: float = 0.0
     loss: str = "mse"  # mse (the book's) | bce
     noise: str = ""  # "" = the variant's default (DEFAULT_NOISE); see tfzoo.generative.images
     # stacked (实例80): four stages; () splits train.steps evenly
