@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfzoo.common.testing import run_cli, smoke_test_task
@@ -69,7 +70,9 @@ def test_lstm_smoke_and_simulated_paths(tmp_path):
     assert paths.shape == (2, 6, 5) and np.all(np.isfinite(paths))
 
 
-def test_structural_default_changepoint_and_resume(tmp_path):
+@pytest.mark.slow
+def test_structural_default_co2_with_gaps(tmp_path):
+    # Minutes on a busy 2-core machine: 2,284 weekly steps through the Kalman filter and its gradients.
     run = tmp_path / "co2"
     code, out, err = run_cli("train", "timeseries.structural", "--tiny", "--run-dir", str(run),
                              "--set", "train.steps=2")
@@ -80,6 +83,8 @@ def test_structural_default_changepoint_and_resume(tmp_path):
     assert record["step"] == 2 and np.isfinite(record["loss"]) and record["holdout"]["points"] == 52
     assert np.isfinite(record["holdout"]["mase"])
 
+
+def test_structural_changepoint_example_resume_evaluate_predict(tmp_path):
     run = tmp_path / "nile"
     code, out, err = run_cli("train", "timeseries.structural", "--tiny", "--run-dir", str(run),
                              "--set", "example=changepoint", "--set", "train.steps=2")
@@ -90,6 +95,10 @@ def test_structural_default_changepoint_and_resume(tmp_path):
     assert code == 0, err
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["split"] == "train"] == [1, 2, 3]
+    code, out, err = run_cli("evaluate", str(run))
+    assert code == 0, err
+    holdout = json.loads(out.strip().splitlines()[-1])["holdout"]
+    assert holdout["points"] == 10 and np.isfinite(holdout["mase"])
     code, out, err = run_cli("predict", str(run), "-")
     assert code == 0, err
     result = json.loads(out.strip().splitlines()[-1])

@@ -170,6 +170,7 @@ class LSTMModel(SequentialModel):
         self.mean_head.build((None, self.num_units))
         self.log_variance_head.build((None, self.num_units))
         self.filter_step(state, tf.zeros([1], tf.float64), tf.zeros([1, f]), tf.zeros([1, e]), tf.ones([1, f], tf.bool))
+        self.built = True  # every variable exists now
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_units": self.num_units}
