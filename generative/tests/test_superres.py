@@ -107,6 +107,15 @@ def test_espcn_smoke_predict_and_export(tmp_path):
     code, out, err = run_cli("predict", str(tmp_path / "espcn"), str(photo), "--set", "predict_mode=reference")
     assert code == 0, err
     assert set(json.loads(out)["scores"]) == {"nearest", "bilinear", "bicubic", "model"}
+    # A flat folder of images (Set5's layout) is an evaluation set: every split is every image.
+    flat = tmp_path / "set3"
+    flat.mkdir()
+    for i in range(3):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (30 + i, 40, 3), dtype=np.uint8)).save(
+            flat / f"{i}.png")
+    code, out, err = run_cli("evaluate", str(tmp_path / "espcn"), "--data", f"folder:{flat}", "--split", "test")
+    assert code == 0, err
+    assert len(json.loads(out)["per_image"]) == 3
     # Export: uint8 LR of any size in, uint8 HR out.
     trainer = result["trainer"]
     path = export(trainer, fmt="savedmodel")

@@ -8,10 +8,12 @@ rot90 (the 8 symmetries of the square), drawn with stateless seeds so a resumed 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.common.data import resolve
+from tfzoo.common.data import DataSplit, resolve
 from tfzoo.common.errors import ConfigError
 
 from .config import DEGRADES, VARIANTS, SuperResConfig
@@ -39,7 +41,40 @@ def check_config(config: SuperResConfig) -> None:
 def load_split(config: SuperResConfig, split: str):
     """The DataSplit of `config.data` (uint8 images, labels ignored); corrupt folder images raise one line."""
     check_config(config)
+    name, _, arg = config.data.strip().partition(":")
+    if name == "folder" and arg.strip():
+        flat = _flat_folder(Path(arg.strip()).expanduser(), split)
+        if flat is not None:
+            return flat
     return resolve(config.data, split)
+
+
+def _flat_folder(root: Path, split: str):
+    """`folder:DIR` holding images directly (Set5, Set14, BSDS as distributed), or None for class subfolders.
+
+    Labels mean nothing to super-resolution, so such a folder is read as is. With 10 or more images,
+    10% each are carved for val and test; a smaller folder is an evaluation set: every split is every image.
+    """
+    from tfzoo.common.data import carve
+    from tfzoo.common.data.folder import EXTENSIONS, validate
+    from tfzoo.common.data.images import decode, default_channels
+
+    if not root.is_dir() or any(p.is_dir() and not p.name.startswith(".") for p in root.iterdir()):
+        return None
+    files = sorted(p for p in root.iterdir()
+                   if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
+    if not files:
+        return None
+    items, shapes = validate([(p, 0) for p in files], on_error="raise", where=str(root))
+    if len(items) >= 10:
+        chosen = carve(np.zeros(len(items)), val=0.1, test=0.1)[split]
+        items, shapes = [items[i] for i in chosen], [shapes[i] for i in chosen]
+    channels = default_channels(shapes[0][2]) if shapes else 3
+    paths = tf.constant([str(p) for p, _ in items], tf.string)
+    dataset = tf.data.Dataset.from_tensor_slices(paths).map(
+        lambda path: (decode(tf.io.read_file(path), channels), tf.constant(0, tf.int64)))
+    sizes = {(h, w) for h, w, _ in shapes}
+    return DataSplit(dataset, len(items), ("image",), (*sizes.pop(), channels) if len(sizes) == 1 else None)
 
 
 def modcrop(image: tf.Tensor, scale: int) -> tf.Tensor:
