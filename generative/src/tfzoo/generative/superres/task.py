@@ -186,9 +186,26 @@ class SuperRes(Task):
         metrics["bicubic_psnr"].update_state(_psnr(tf.reduce_mean(tf.square(bicubic - hr), axis=[1, 2, 3])))
 
     # ----- command-line hooks ----------------------------------------------------------------------
-    def upscale(self, run, lr: np.ndarray) -> np.ndarray:
-        """The model's HR image (float [0, 1]) of one float LR image [h, w, C]."""
-        return np.asarray(run.models["model"](lr[None].astype(np.float32), training=False)[0])
+    def upscale(self, run, lr: np.ndarray, *, tile: int = 256, margin: int = 24) -> np.ndarray:
+        """The model's HR image (float [0, 1]) of one float LR image [h, w, C].
+
+        Large images go through in `tile`-pixel LR tiles with `margin` pixels of context on each side,
+        so memory stays bounded (the x4 generator's HR feature maps are 16x the LR area).
+        """
+        model, r = run.models["model"], run.config.scale
+        h, w = lr.shape[:2]
+        if h <= tile and w <= tile:
+            return np.asarray(model(lr[None].astype(np.float32), training=False)[0])
+        out = np.zeros((h * r, w * r, lr.shape[2]), np.float32)
+        for top in range(0, h, tile):
+            for left in range(0, w, tile):
+                y0, x0 = max(top - margin, 0), max(left - margin, 0)
+                y1, x1 = min(top + tile + margin, h), min(left + tile + margin, w)
+                sr = np.asarray(model(lr[None, y0:y1, x0:x1].astype(np.float32), training=False)[0])
+                bottom, right = min(top + tile, h), min(left + tile, w)
+                out[top * r:bottom * r, left * r:right * r] = sr[(top - y0) * r:(bottom - y0) * r,
+                                                                 (left - x0) * r:(right - x0) * r]
+        return out
 
     def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
         """Upscale each image file (predict_mode=upsample), or degrade it first and score (reference)."""
