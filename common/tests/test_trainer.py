@@ -82,6 +82,28 @@ def test_tensorboard_has_scalars_and_curves(tmp_path):
     assert {"train/loss", "train/lr", "train/samples_per_sec", "val/loss", "curves"} <= tags
 
 
+def test_task_figures_refresh_after_each_evaluation(tmp_path):
+    from tfzoo.common import plots
+    from tfzoo.common.toy import LinReg
+
+    class Sampling(LinReg):
+        seen: list[int] = []
+
+        def during_training(self, run, step):
+            self.seen.append(step)
+            return [str(plots.scatter2d(np.zeros((2, 2)), np.array([0, 1]), run.run.plots / "samples.png"))]
+
+    task = Sampling()
+    config = cfg.override(task.default_config(), {"steps": 20, "log_every": 5, "eval_every": 10})
+    Trainer(task=task, config=config, run_dir=tmp_path / "run", verbose=False).fit()
+    assert task.seen == [10, 20] and (tmp_path / "run/plots/samples.png").exists()
+    tags = set()
+    for event_file in (tmp_path / "run/tensorboard").glob("events.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags.update(v.tag for v in event.summary.value)
+    assert "samples" in tags
+
+
 def test_resume_with_changed_config_is_refused(tmp_path):
     from tfzoo.common.errors import ConfigError
 

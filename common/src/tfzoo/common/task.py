@@ -138,6 +138,14 @@ class Task:
         """Extra figures or metrics after `tfzoo evaluate` (plots go to run.plots_dir)."""
         return results
 
+    def during_training(self, run: Any, step: int) -> list[str]:
+        """Figures to refresh after each periodic evaluation (chief only), such as sample grids.
+
+        `run` is the Trainer (`run.models`, `run.config`, `run.info`, `run.run.plots`); returns the
+        PNG paths written, which the trainer also logs to TensorBoard as images.
+        """
+        return []
+
     def visualise(self, run: Any, config: Any) -> list[str]:
         """Write task-specific figures; returns the paths written."""
         return []

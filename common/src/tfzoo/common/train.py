@@ -439,6 +439,8 @@ class Trainer:
 
         png = plots.curves(self.run.metrics, self.run.plots / "curves.png")
         summaries.image(step, "curves", png)
+        for path in self.task.during_training(self, step):
+            summaries.image(step, Path(path).stem, path)
 
 
 def _atomic_iterations(optimizer: keras.optimizers.Optimizer) -> None:
