@@ -152,6 +152,8 @@ def test_residual_then_srgan_with_own_features_and_warm_start(tmp_path):
     assert "rotation_accuracy" in records[0] and {"g_loss", "d_loss", "content"} <= set(records[-1])
     assert all(math.isfinite(v) for r in records for k, v in r.items() if k not in ("split", "stage"))
     assert set(trainer.models) == {"model", "discriminator", "features"}
+    table = trainer.task.after_evaluate(trainer, "val", {})["whole_images"]
+    assert table["model"]["feature_distance"] >= 0 and "feature_distance" in table["bicubic"]
 
     with pytest.raises(ConfigError, match="init_from"):
         bad = replace(srgan, init_from=str(tmp_path / "nothing"))

@@ -70,8 +70,8 @@ def scores(reference, test, *, border: int, style: str = "standard") -> dict[str
 def score_table(rows: list[dict]) -> dict[str, dict[str, float]]:
     """Per-method means over the rows `{"image": i, method: {psnr, psnr_y, ssim}, ...}`."""
     methods = [k for k in rows[0] if k != "image"] if rows else []
-    return {m: {s: round(float(np.mean([row[m][s] for row in rows])), 4) for s in ("psnr", "psnr_y", "ssim")}
-            for m in methods}
+    return {m: {s: round(float(np.mean([row[m][s] for row in rows])), 6 if s == "feature_distance" else 4)
+                for s in rows[0][m]} for m in methods}
 
 
 def write_panel(lr: np.ndarray, sr: np.ndarray, scale: int, out_png, *, reference=None, border: int = 0,

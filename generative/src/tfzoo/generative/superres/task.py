@@ -249,14 +249,24 @@ class SuperRes(Task):
         r = config.scale
         rows = []
         first = None
+        features = self._own.get(id(run.models.get("features"))) if config.variant == "srgan" else None
+        if config.variant == "srgan" and features is None:
+            kind, path = parse_perceptual(config.perceptual)
+            features = self._vgg.get((path, config.perceptual_layer)) if kind == "vgg19" else None
         images = pipeline.whole_images(config, split)
         names = list(photos.names(split)) if config.data.strip() == "photos" else list(range(len(images)))
         for name, image in zip(names, images, strict=True):
             hr = np.asarray(pipeline.modcrop(tf.constant(image, tf.float32) / 255.0, r))
             lr = np.asarray(pipeline.degrade(tf.constant(hr), r, config.degrade))
             methods = _methods(lr, self.upscale(run, lr), r)
-            rows.append({"image": name, **{m: {k: round(v, 4) for k, v in scores(
-                hr, out, border=r, style=config.metric_style).items()} for m, out in methods.items()}})
+            row = {"image": name, **{m: {k: round(v, 4) for k, v in scores(
+                hr, out, border=r, style=config.metric_style).items()} for m, out in methods.items()}}
+            if features is not None:  # SRGAN: how far each output is from the original in feature space
+                target = np.asarray(features(_rgb(tf.constant(hr[None]), features)))
+                for m, out in methods.items():
+                    got = np.asarray(features(_rgb(tf.constant(out[None], tf.float32), features)))
+                    row[m]["feature_distance"] = round(float(np.mean((got - target) ** 2)), 6)
+            rows.append(row)
             if first is None:
                 first = (lr, methods["model"], hr)
         table = score_table(rows)
