@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser("predict", help="one JSON line per input")
     predict.add_argument("run_dir")
-    predict.add_argument("inputs", nargs="+")
+    predict.add_argument("inputs", nargs="*", help="input files; forecasting and sampling tasks also run without")
     predict.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
 
     export = sub.add_parser("export", help="write export/ (keras, savedmodel or tflite)")
@@ -226,7 +226,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     trainer = open_run(args.run_dir, sets=args.set)
-    for result in trainer.task.predict(trainer, args.inputs):
+    results = trainer.task.predict(trainer, args.inputs)
+    if not args.inputs and not results:
+        raise UserError(f"{trainer.task.name}: predict needs at least one input file")
+    for result in results:
         print(json.dumps(result))
 
 

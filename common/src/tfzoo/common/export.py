@@ -71,9 +71,14 @@ def _write_manifest(trainer: Any, out: Path, model: Any) -> None:
     config_text = trainer.run.config.read_text() if trainer.run.config.exists() else ""
     manifest = {
         "task": trainer.task.name,
-        "inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in model.inputs],
-        "outputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in model.outputs],
+        # Subclassed models have no symbolic inputs until a functional wrapper gives them some.
+        "inputs": [_describe(t) for t in getattr(model, "inputs", None) or []],
+        "outputs": [_describe(t) for t in getattr(model, "outputs", None) or []],
         "class_names": trainer.info.get("class_names", []),
         "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def _describe(tensor: Any) -> dict[str, Any]:
+    return {"name": tensor.name, "shape": list(tensor.shape), "dtype": tensor.dtype}
