@@ -52,6 +52,4 @@ def test_readme_holds_the_same_example():
     readme = Path(__file__).resolve().parents[1] / "README.md"
     blocks = re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), flags=re.S)
     tfts_blocks = [b for b in blocks if "tfts.ARRegressor" in b]
-    if not tfts_blocks:  # the TFTS section has not been merged into the README yet
-        return
-    assert tfts_blocks[0].strip() == README_EXAMPLE.strip()
+    assert tfts_blocks and tfts_blocks[0].strip() == README_EXAMPLE.strip()
