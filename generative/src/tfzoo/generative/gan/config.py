@@ -66,7 +66,8 @@ class GANConfig:
     beta2: float = 0.999
     encoder_steps: int = 2000  # the aegan encoder stage after train.steps GAN steps
     # pictures, evaluation and predict
-    sample_every: int = 500  # plots/samples_<step>.png; 0 = only at the end
+    # plots/samples_<step>.png at the evaluations (every train.eval_every steps) on multiples of this; 0 = at the end
+    sample_every: int = 500
     eval_samples: int = 1000  # generated images scored by `tfzoo evaluate`
     eval_root: str = ""  # where the domain classifier is cached ("" = runs/_eval)
     eval_classifier_epochs: int = 8

@@ -7,7 +7,6 @@ The variants are presets of orthogonal options (config.VARIANTS). The models are
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,6 @@ class GAN(Task):
     data_specs = ("mnist-5k (default)", "fashion-mnist", "idx:DIR", "folder:DIR", "tfrecord:GLOB")
     monitor = "loss"
 
-    def __init__(self) -> None:
-        self._trainer: Any = None  # the Trainer running fit(), for pictures written during training
-        self._writer: Any = None
-
     # ----- data -------------------------------------------------------------------
     def data(self, config: GANConfig, split: str):
         options(config)
@@ -50,7 +45,6 @@ class GAN(Task):
         if opts.labelled and num_classes < 2:
             raise DataError(f"{config.data}: conditioning={opts.conditioning} needs at least 2 classes, "
                             f"found {num_classes}")
-        self._trainer = _calling_trainer()
         return {
             "class_names": list(train.class_names),
             "num_classes": num_classes,
@@ -119,7 +113,6 @@ class GAN(Task):
             out = self._encoder_step(state, opts, real, labels)
         else:
             out = self._gan_step(state, opts, real, labels)
-        self._maybe_sample(state, opts, stage, real)
         return out
 
     def _seed(self, state: TrainState, k: int) -> tf.Tensor:
@@ -200,46 +193,16 @@ class GAN(Task):
         return {"loss": loss_e, "loss_d": zero, "loss_g": zero, "loss_e": loss_e, "d_real": zero, "d_fake": zero}
 
     # ----- pictures during training ------------------------------------------------------------------
-    def _maybe_sample(self, state: TrainState, opts: Options, stage, real) -> None:
-        """Write samples_<step>.png every sample_every steps and every figure at the end of each stage.
-
-        common's loop has no per-step hook, so a py_function inside the compiled step calls back into
-        Python (eagerly, replica 0 only); under parameter-server training `tfzoo visualise` draws them.
-        """
-        if self._trainer is None or isinstance(
-            tf.distribute.get_strategy(), tf.distribute.experimental.ParameterServerStrategy
-        ):
-            return
-        config = state.config
-        done = state.step + 1  # the trainer counts this step after train_step returns
-        end = sum(s.steps for s in self.stages(config)[: self.stages(config).index(stage) + 1]) if stage else 0
-        every = config.sample_every
-        due = tf.equal(done, end) | (tf.equal(done % every, 0) if every > 0 else tf.constant(False))
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None:
-            due &= tf.equal(ctx.replica_id_in_sync_group, 0)
-
-        def write(step, images, last):
-            self._write_pictures(opts, int(step), images.numpy(), bool(last))
-            return tf.constant(0)
-
-        tf.cond(due, lambda: tf.py_function(write, [done, real, tf.equal(done, end)], tf.int32),
-                lambda: tf.constant(0))
-
-    def _write_pictures(self, opts: Options, step: int, real: np.ndarray, last: bool) -> None:
-        run = self._trainer
-        if last:
-            paths = pictures.write_all(run, opts, step=step, real=real)
-        else:
-            paths = [str(pictures.sample_grid(run.models["model"], run.config, opts, int(run.info["num_classes"]),
-                                              run.run.plots / f"samples_{step}.png")[0])]
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(run.run.tensorboard / "samples"))
-        with self._writer.as_default(step=step):
-            for path in paths:
-                image = tf.image.decode_png(tf.io.read_file(path), channels=3)
-                tf.summary.image(Path(path).stem.split("_")[0], image[None], step=step)
-        self._writer.flush()
+    def during_training(self, run, step: int) -> list[str]:
+        """samples_<step>.png at evaluations on multiples of `sample_every`; every figure at the end of training."""
+        config = run.config
+        if step >= sum(stage.steps for stage in self.stages(config)):
+            return self.visualise(run, config)
+        if config.sample_every <= 0 or step % config.sample_every:
+            return []
+        path = run.run.plots / f"samples_{step}.png"
+        return [str(pictures.sample_grid(run.models["model"], config, options(config), int(run.info["num_classes"]),
+                                         path)[0])]
 
     # ----- evaluation --------------------------------------------------------------------------------
     def metrics(self, config: GANConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
@@ -397,19 +360,3 @@ def _like_classifier(images: np.ndarray, clf) -> np.ndarray:
     if images.shape[-1] != c:
         images = np.repeat(images.mean(-1, keepdims=True), c, axis=-1) if c == 3 else images.mean(-1, keepdims=True)
     return images.astype(np.float32)
-
-
-def _calling_trainer() -> Any:
-    """The Trainer whose fit() is asking for data_info, for the pictures written during training.
-
-    common's Trainer hands tasks neither its run folder nor a per-step hook; without a caller that
-    has one (a bare tf.function loop, say), training simply writes no pictures.
-    """
-    frame = inspect.currentframe()
-    while frame is not None:
-        candidate = frame.f_locals.get("self")
-        run = getattr(candidate, "run", None)
-        if run is not None and hasattr(run, "plots") and hasattr(candidate, "fit"):
-            return candidate
-        frame = frame.f_back
-    return None
