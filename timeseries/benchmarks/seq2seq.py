@@ -1,7 +1,8 @@
 """实例72 benchmark: free-running 15-step MSE of the GRU encoder-decoder against last-value naive and a
 least-squares AR(15) on the same fixed test set of 1,000 curves; and the book() run's test loss beside the book's.
 
-Budget: book() 100 steps + default 2,000 steps (about 4 min on the shared 2-core CPU).
+Budget: book() 100 steps + default 2,000 steps (measured: 15 min wall under a load average of ~12 on the
+shared 2-core CPU; about 4 min when it is idle).
 
     python timeseries/benchmarks/run.py --only seq2seq [--quick]
 """

@@ -5,7 +5,8 @@ Each model is trained once on the first 80% (the default 40 -> 40 config); ARIMA
 p <= 2, d = 1, q <= 1 on the same 80% and its parameters are kept while it filters up to each origin. Origins every
 `STRIDE` days. MASE scales by the in-sample MAE of the one-day naive forecast on the training range.
 
-Budget: 3 x 2,000 training steps and 18 ARIMA fits (about 10 min on the shared 2-core CPU); `--quick` trains 20 steps on IBM.
+Budget: 3 x 2,000 training steps and 18 ARIMA fits (measured: 27 min wall on the 2-core CPU under a load
+average of ~12; expect about 7-10 min when it is idle); `--quick` trains 20 steps on IBM.
 
     python timeseries/benchmarks/run.py --only stock [--quick]
 """

@@ -8,7 +8,8 @@ scaler and SARIMA's parameters are fitted on the training 80% only; SARIMA then 
 with those parameters, so its forecasts are one step ahead like the LSTM's. MASE scales by the in-sample
 MAE of the seasonal naive forecast (m = 12) on the training range.
 
-Budget: 4 LSTM runs of 100 epochs (elnino 2,800 steps, airline 400; about 5 min on the shared 2-core CPU).
+Budget: 4 LSTM runs of 100 epochs (elnino 2,800 steps, airline 400; measured 15 min wall under a load
+average of ~12 on the shared 2-core CPU, about 5 min when it is idle).
 
     python timeseries/benchmarks/run.py --only temperature [--quick]
 """
