@@ -198,3 +198,15 @@ def test_espcn_x2_beats_bicubic_on_a_held_out_photo(tmp_path):
     results = trainer.task.after_evaluate(trainer, "test", {})
     table = results["whole_images"]
     assert table["model"]["psnr_y"] > table["bicubic"]["psnr_y"], table
+
+
+def test_mnist_grey_x2_and_patch_too_large(tmp_path):
+    config = replace(SuperResConfig.tiny(), data="mnist-5k", crops_per_image=1)
+    config = replace(config, train=replace(config.train, steps=1))
+    trainer = Trainer(task=SuperRes(), config=config, run_dir=tmp_path / "mnist", verbose=False)
+    trainer.fit()
+    assert trainer.info["channels"] == 1 and trainer.info["eval_crop"] == 28
+    assert trainer.task.upscale(trainer, np.zeros((14, 14, 1), np.float32)).shape == (28, 28, 1)
+    too_big = replace(config, patch_size=32)
+    with pytest.raises(ConfigError, match="smaller than patch_size=32"):
+        Trainer(task=SuperRes(), config=too_big, run_dir=tmp_path / "big", verbose=False).fit()
