@@ -216,6 +216,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     trainer = open_run(args.run_dir, data=args.data)
     data = trainer.task.data(trainer.config, args.split)
+    if data is None:
+        raise UserError(f"{args.run_dir}: this run has no {args.split} split; try --split test")
     values = {k: v.tolist() for k, v in trainer.evaluate(data).items()}
     values = trainer.task.after_evaluate(trainer, args.split, values)
     record = MetricsLog(trainer.run.metrics).write(
