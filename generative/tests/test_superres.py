@@ -96,6 +96,7 @@ def test_espcn_smoke_predict_and_export(tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(photo)
     result = smoke_test_task(TASK, tmp_path / "espcn", predict_inputs=[str(photo)])
     evaluation = result["evaluation"]
+    assert (tmp_path / "espcn" / "plots" / "panel.png").exists()  # refreshed after each evaluation
     table = evaluation["whole_images"]
     assert set(table) == {"nearest", "bilinear", "bicubic", "model"}
     assert table["bicubic"]["psnr_y"] > table["nearest"]["psnr_y"]

@@ -280,13 +280,16 @@ class SuperRes(Task):
         return results
 
     def visualise(self, run, config: SuperResConfig) -> list[str]:
-        """A comparison panel on the first validation image."""
-        image = pipeline.whole_images(config, "val", limit=1)[0]
-        hr = np.asarray(pipeline.modcrop(tf.constant(image, tf.float32) / 255.0, config.scale))
-        lr = np.asarray(pipeline.degrade(tf.constant(hr), config.scale, config.degrade))
+        """A comparison panel on the centre crop (`eval_crop`) of the first validation image: plots/panel.png."""
+        images = pipeline.whole_images(config, "val", limit=1) or pipeline.whole_images(config, "train", limit=1)
+        lr, hr = (np.asarray(t) for t in pipeline.eval_example(tf.constant(images[0]), config, run.info["eval_crop"]))
         path = write_panel(lr, self.upscale(run, lr), config.scale, run.run.plots / "panel.png", reference=hr,
                            border=config.scale, style=config.metric_style)
         return [str(path)]
+
+    def during_training(self, run, step: int) -> list[str]:
+        """The comparison panel after each evaluation, also logged to TensorBoard."""
+        return self.visualise(run, run.config)
 
     def serving_function(self, config: SuperResConfig, models: dict[str, keras.Model], info: dict[str, Any]):
         """uint8 LR images [N, h, w, C] of any size in; uint8 HR images [N, h·r, w·r, C] out."""
