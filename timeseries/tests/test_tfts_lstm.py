@@ -7,7 +7,13 @@ import tensorflow as tf
 
 from tfzoo.timeseries.tfts import io
 from tfzoo.timeseries.tfts.estimator import state_to_signature
-from tfzoo.timeseries.tfts.sequential import LSTMModel, SequentialModel, TimeSeriesRegressor, gaussian_nll
+from tfzoo.timeseries.tfts.sequential import (
+    LSTMModel,
+    LSTMRegressor,
+    SequentialModel,
+    TimeSeriesRegressor,
+    gaussian_nll,
+)
 
 
 def multivariate_reader(length=60, missing=True):
@@ -89,3 +95,14 @@ def test_user_defined_sequential_model_learns_drift():
     forecast = estimator.predict(3)
     np.testing.assert_allclose(forecast.mean[:, 0], 19.5 + estimator.model.drift.numpy()[0] * np.arange(1, 4),
                                rtol=1e-5)
+
+
+def test_lstm_regressor_saves_and_loads_by_its_sizes(tmp_path):
+    t = np.arange(30, dtype=np.float64)
+    reader = io.NumpyReader({io.TIMES: t, io.VALUES: np.stack([np.sin(t / 3), np.cos(t / 3)], -1)})
+    estimator = LSTMRegressor(num_units=4, num_features=2, learning_rate=0.01)
+    estimator.train(io.RandomWindowInput(reader, batch_size=2, window_size=8), steps=2)
+    forecast = estimator.predict(3)
+    again = LSTMRegressor.load(estimator.save(tmp_path / "saved"))
+    assert again.num_units == 4 and again.num_features == 2
+    np.testing.assert_allclose(again.predict(3).mean, forecast.mean, rtol=1e-5)

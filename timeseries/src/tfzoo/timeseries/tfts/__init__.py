@@ -22,6 +22,7 @@ _LAZY = {
     "ARRegressor": "ar",
     "StructuralEnsembleRegressor": "structural",
     "SequentialModel": "sequential", "TimeSeriesRegressor": "sequential", "LSTMModel": "sequential",
+    "LSTMRegressor": "sequential",
 }
 
 __all__ = [

@@ -270,3 +270,28 @@ class TimeSeriesRegressor(Estimator):
         model_state = {k: v for k, v in state.items() if k != "time"}
         final, mean, covariance = self._sequential.run_predict(model_state, times[None], exogenous[None])
         return mean[0], covariance[0], final
+
+
+class LSTMRegressor(TimeSeriesRegressor):
+    """`TimeSeriesRegressor(LSTMModel(num_units, num_features))` as one estimator, TFTS's `lstm.py` example.
+
+    For a model of your own, subclass `SequentialModel` and wrap it in `TimeSeriesRegressor`.
+
+    Args:
+        num_units: LSTM width.
+        num_features: F.
+        exogenous_features: `io.Numeric` / `io.Categorical` inputs.
+        **kwargs: `Estimator` arguments (model_dir, optimizer, learning_rate, clip_norm, ...).
+    """
+
+    def __init__(self, num_units: int = 128, num_features: int = 1, exogenous_features: tuple = (),
+                 **kwargs: Any) -> None:
+        features = tuple(io.feature_from_dict(f) if isinstance(f, dict) else f for f in exogenous_features)
+        model = LSTMModel(num_units=num_units, num_features=num_features,
+                          exogenous_size=io.exogenous_size(features))
+        super().__init__(model, exogenous_features=features, num_features=num_features, **kwargs)
+        self.num_units = int(num_units)
+
+    def get_config(self) -> dict[str, Any]:
+        # The constructor takes sizes, not a serialised model.
+        return {**Estimator.get_config(self), "num_units": self.num_units}
