@@ -5,8 +5,10 @@ to a multiple of r, r border pixels ignored), plus mnist-5k at x2. Columns: PSNR
 luma), SSIM (luma), the book-style Y-PSNR (Y = 0.3R + 0.59G + 0.11B) for comparison with its printed
 27.92 dB (94, x2) and 25.80 dB (95, x4), and time per megapixel as a ratio to bicubic (same run).
 
-Budget (full, shared 2-core CPU): ESPCN 3,000 steps per scale, residual ESPCN (8 blocks) 2,000 steps,
-SRGAN 500 feature + 1,000 GAN steps with a narrower discriminator; roughly 30-40 min.
+Budget (full, shared 2-core CPU): 48-pixel HR patches (divisible by 2, 3 and 4); ESPCN 2,000 steps per
+scale (~1-2 min each unloaded), residual ESPCN 4 blocks x 32 filters 1,500 steps, SRGAN 300 feature + 800 GAN
+steps with a narrower discriminator, ESPCN on mnist-5k; roughly 20-25 min unloaded, twice that at load 4.
+The book-sized residual network (16 blocks x 64) costs ~20x more per step than ESPCN: raise RESIDUAL on a GPU.
 
     python generative/benchmarks/run.py --only superres [--quick]
 """
@@ -20,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-ESPCN_STEPS = 3000
-RESIDUAL = {"steps": 2000, "res_blocks": 8}
-SRGAN = {"feature_steps": 500, "steps": 1000, "d_filters": (32, 64, 64, 128, 128, 256, 256), "d_dense": 256}
-MNIST_STEPS = 2000
+PATCH = 48
+ESPCN_STEPS = 2000
+RESIDUAL = {"steps": 1500, "res_blocks": 4, "filters": 32}
+SRGAN = {"feature_steps": 300, "steps": 800, "d_filters": (32, 32, 64, 64, 128, 128, 128), "d_dense": 128}
+MNIST_STEPS = 1000
 BOOK = {2: 27.92, 4: 25.80}  # S0 L23300 (94, flowers x2, last batch) and L23487 (95, x4): sanity, not targets
 GOAL_GAIN = 1.0  # espcn >= bicubic + 1.0 dB Y-PSNR at x2 and x3
 
@@ -112,7 +115,7 @@ def run(quick: bool = False) -> str:
     from tfzoo.generative.superres.config import SuperResConfig
     from tfzoo.generative.superres.perceptual import feature_extractor
 
-    base = SuperResConfig.tiny() if quick else SuperResConfig()
+    base = SuperResConfig.tiny() if quick else replace(SuperResConfig(), patch_size=PATCH)
 
     def steps(n: int) -> int:
         return 3 if quick else n
@@ -132,7 +135,8 @@ def run(quick: bool = False) -> str:
             features = None
             if scale == 4:
                 residual_cfg = cfg(scale=4, variant="espcn-residual", steps=RESIDUAL["steps"],
-                                   res_blocks=base.res_blocks if quick else RESIDUAL["res_blocks"])
+                                   res_blocks=base.res_blocks if quick else RESIDUAL["res_blocks"],
+                                   filters=base.filters if quick else RESIDUAL["filters"])
                 residual = _fit(residual_cfg, tmp / "residual4")
                 models["espcn-residual"] = residual.models["model"]
                 gan_cfg = replace(residual_cfg, variant="srgan", init_from=str(tmp / "residual4"),
@@ -162,13 +166,15 @@ def run(quick: bool = False) -> str:
             rows = _rows(_pairs(mnist.config)[:500], {"espcn": mnist.models["model"]}, 2)
             lines += _table("x2, mnist-5k test (实例93: the book ranks ESPCN > bicubic ≈ bilinear > nearest)", rows, 2)
     header = [
-        "Super-resolution (实例93-96) on the held-out `photos`, trained on random 96x96 crops of the other photos; "
+        f"Super-resolution (实例93-96) on the held-out `photos`, trained on random {base.patch_size}x{base.patch_size} "
+        "HR crops of the other photos; "
         "LR by antialiased bicubic downscaling. Y-PSNR is on BT.601 luma; the book's numbers are single training "
         "batches with its own formulas, so they are sanity ranges, not targets. Anchors (papers, Set5): ESPCN x3 "
         "32.55 dB; SRResNet x4 32.05 dB / 0.9019; SRGAN x4 29.40 dB / 0.8472.",
         "",
-        f"Steps: espcn {steps(ESPCN_STEPS)}, espcn-residual {steps(RESIDUAL['steps'])} "
-        f"({base.res_blocks if quick else RESIDUAL['res_blocks']} blocks), srgan {steps(SRGAN['feature_steps'])} "
+        f"Steps (batch {base.train.batch_size}, cosine-decayed Adam 1e-3): espcn {steps(ESPCN_STEPS)}, "
+        f"espcn-residual {steps(RESIDUAL['steps'])} ({base.res_blocks if quick else RESIDUAL['res_blocks']} blocks x "
+        f"{base.filters if quick else RESIDUAL['filters']} filters), srgan {steps(SRGAN['feature_steps'])} "
         f"feature + {steps(SRGAN['steps'])} GAN steps." + (" QUICK: smoke-sized, not a benchmark." if quick else ""),
         "",
     ]
