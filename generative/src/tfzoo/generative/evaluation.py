@@ -158,7 +158,7 @@ def code_accuracy(codes: np.ndarray, labels: np.ndarray) -> float:
 
 
 # ----- image quality (super-resolution) ------------------------------------------------------------------------
-def _quantised(images) -> np.ndarray:
+def quantised(images) -> np.ndarray:
     """[0, 1] floats or uint8 -> float64 on the 0..255 grid, as the saved PNG would be."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
@@ -172,13 +172,13 @@ def _crop(images: np.ndarray, border: int) -> np.ndarray:
 
 def luma(images) -> np.ndarray:
     """BT.601 luma Y (0..255 scale) of RGB images `[..., H, W, 3]`; grey images are returned as they are."""
-    images = _quantised(images)
+    images = quantised(images)
     return images if images.shape[-1] == 1 else (images @ LUMA)[..., None]
 
 
 def psnr(reference, test, *, border: int = 0) -> float:
     """PSNR in dB on uint8-quantised images, `border` pixels cropped from each side (MSE 1 gives 48.13 dB)."""
-    a, b = _crop(_quantised(reference), border), _crop(_quantised(test), border)
+    a, b = _crop(quantised(reference), border), _crop(quantised(test), border)
     mse = float(np.mean((a - b) ** 2))
     return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
 

@@ -19,10 +19,12 @@ Everything is stateless (`tf.random.stateless_*`), so a resumed run sees the sam
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.data import resolve
 from tfzoo.common.errors import ConfigError, DataError
 
 NOISE_KINDS = ("gaussian", "salt_pepper", "flip", "mask")
@@ -146,3 +148,14 @@ def read_image(path: str | Path) -> np.ndarray:
     if image.shape[-1] == 4:
         image = image[..., :3]
     return image[..., :1] if image.shape[-1] == 2 else image
+
+
+def load_arrays(config: Any, info: dict[str, Any], split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images [N, H, W, C] in [0, 1] and labels of a split of `config.data`, at the model's size `info["shape"]`."""
+    data = resolve(config.data, split, seed=config.train.seed, channels=config.channels or None)
+    ds = data.dataset.take(limit) if limit else data.dataset
+    xs, ys = [], []
+    for image, label in ds.map(lambda x, y: (fit_image(x, info["shape"]), y)).batch(512):
+        xs.append(image.numpy())
+        ys.append(label.numpy())
+    return np.concatenate(xs), np.concatenate(ys)

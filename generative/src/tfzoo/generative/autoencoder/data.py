@@ -79,12 +79,4 @@ def eval_example(config: Any, info: dict[str, Any], example):
     return noisy, clean, label, tf.constant(1.0)
 
 
-def load_arrays(config: Any, info: dict[str, Any], split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Clean images [N, H, W, C] in [0, 1] and labels of a split, at the model's size."""
-    data = resolve(config.data, split, seed=config.train.seed, channels=config.channels or None)
-    ds = data.dataset.take(limit) if limit else data.dataset
-    xs, ys = [], []
-    for image, label in ds.map(lambda x, y: (images.fit_image(x, info["shape"]), y)).batch(512):
-        xs.append(image.numpy())
-        ys.append(label.numpy())
-    return np.concatenate(xs), np.concatenate(ys)
+load_arrays = images.load_arrays  # the tasks and benchmarks call it as pipeline.load_arrays

@@ -21,11 +21,7 @@ STYLES = ("standard", "book")
 __all__ = ["STYLES", "book_psnr_y", "book_ssim", "score_table", "scores", "write_panel"]
 
 
-def _q(images) -> np.ndarray:
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        images = np.clip(np.round(np.asarray(images, np.float64) * 255.0), 0, 255)
-    return images.astype(np.float64)
+_q = evaluation.quantised  # [0, 1] floats or uint8 -> float64 on the 0..255 grid
 
 
 def _crop(image: np.ndarray, border: int) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from tfzoo.common.data import DataSplit, resolve
@@ -60,12 +59,4 @@ def eval_example(config: Any, info: dict[str, Any], example):
     return _example(config, info, image, label, images.content_seed(image))
 
 
-def load_arrays(config: Any, info: dict[str, Any], split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Images [N, H, W, C] in [0, 1] and labels of a split, at the model's size."""
-    data = resolve(config.data, split, seed=config.train.seed, channels=config.channels or None)
-    ds = data.dataset.take(limit) if limit else data.dataset
-    xs, ys = [], []
-    for image, label in ds.map(lambda x, y: (images.fit_image(x, info["shape"]), y)).batch(512):
-        xs.append(image.numpy())
-        ys.append(label.numpy())
-    return np.concatenate(xs), np.concatenate(ys)
+load_arrays = images.load_arrays  # the tasks and benchmarks call it as pipeline.load_arrays
