@@ -10,16 +10,8 @@ import numpy as np
 import pandas as pd
 
 from tfzoo.common.errors import DataError
-from tfzoo.common.task import Task
 from tfzoo.timeseries.seq2seq.model import build_model
-from tfzoo.timeseries.seq2seq.task import (
-    curve_figure,
-    forecast,
-    loss_figure,
-    seq2seq_eval_step,
-    seq2seq_metrics,
-    seq2seq_train_step,
-)
+from tfzoo.timeseries.seq2seq.task import Seq2Seq, curve_figure, forecast, loss_figure
 from tfzoo.timeseries.stock import data as pipeline
 from tfzoo.timeseries.stock.config import StockConfig
 
@@ -29,7 +21,9 @@ def _series(config: StockConfig):
     return pipeline.read(config)
 
 
-class Stock(Task):
+class Stock(Seq2Seq):
+    """The seq2seq task's model and steps on price windows; data, figures and predict are its own."""
+
     name = "timeseries.stock"
     config_class = StockConfig
     description = "seq2seq GRU forecasts of daily closes (40 -> 40 days), normalised per window"
@@ -51,15 +45,6 @@ class Stock(Task):
     def build_models(self, config: StockConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
         return {"model": build_model(units=config.units, layers=config.layers, features=len(config.columns),
                                      horizon=config.output_len, go=config.go)}
-
-    def train_step(self, state, batch):
-        return seq2seq_train_step(state, batch)
-
-    def metrics(self, config, info) -> dict[str, keras.metrics.Metric]:
-        return seq2seq_metrics()
-
-    def eval_step(self, state, batch, metrics) -> None:
-        seq2seq_eval_step(state, batch, metrics)
 
     # ----- command-line hooks -------------------------------------------------------------------
     def after_evaluate(self, run, split: str, results: dict[str, Any]) -> dict[str, Any]:
