@@ -28,7 +28,9 @@ __all__ = [
     "grid_array",
     "image_grid",
     "moving_average",
+    "new_figure",
     "panel",
+    "save_figure",
     "scatter2d",
 ]
 
@@ -37,13 +39,15 @@ DPI = 100
 _RESERVED = ("step", "split", "stage", "time")
 
 
-def _figure() -> Figure:
+def new_figure() -> Figure:
+    """A FIGSIZE figure on its own Agg canvas (no display, the user's pyplot backend untouched)."""
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Figure, out_png) -> Path:
+def save_figure(fig: Figure, out_png) -> Path:
+    """Write `fig` as a PNG at DPI, creating the folder; returns the path."""
     path = Path(out_png)
     path.parent.mkdir(parents=True, exist_ok=True)
     # No bbox_inches="tight": it would change the pixel size from plot to plot.
@@ -112,7 +116,7 @@ def curves(metrics_jsonl, out_png, *, window: int = 10) -> Path:
                 series[key][split].append((step, float(value)))
     if not series:
         raise ValueError(f"{path}: no numeric metrics to plot")
-    fig = _figure()
+    fig = new_figure()
     cols = math.ceil(math.sqrt(len(series)))
     rows = math.ceil(len(series) / cols)
     for i, (name, splits) in enumerate(sorted(series.items())):
@@ -131,7 +135,7 @@ def curves(metrics_jsonl, out_png, *, window: int = 10) -> Path:
         ax.set_xlabel("step")
         ax.legend(fontsize="small")
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
 
 
 def _grid_shape(n: int, rows: int | None, cols: int | None) -> tuple[int, int]:
@@ -166,13 +170,13 @@ def image_grid(images, out_png, *, rows=None, cols=None, titles=None, border: in
     """
     imgs = _as_images(images)
     _check_titles(titles, len(imgs))
-    fig = _figure()
+    fig = new_figure()
     if titles is None:
         ax = fig.add_axes((0, 0, 1, 1))
         grid = grid_array(imgs, rows=rows, cols=cols, border=border)
         ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.axis("off")
-        return _save(fig, out_png)
+        return save_figure(fig, out_png)
     rows, cols = _grid_shape(len(imgs), rows, cols)
     return _titled(fig, imgs, titles, rows, cols, out_png)
 
@@ -181,7 +185,7 @@ def panel(images, titles, out_png) -> Path:
     """One row of images side by side, each with its title (e.g. a score)."""
     imgs = _as_images(images)
     _check_titles(titles, len(imgs))
-    return _titled(_figure(), imgs, titles, 1, len(imgs), out_png)
+    return _titled(new_figure(), imgs, titles, 1, len(imgs), out_png)
 
 
 def _titled(fig, imgs, titles, rows: int, cols: int, out_png) -> Path:
@@ -192,7 +196,7 @@ def _titled(fig, imgs, titles, rows: int, cols: int, out_png) -> Path:
         ax.set_title(str(title), fontsize="small")
         ax.axis("off")
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
 
 
 def confusion(cm, names, out_png) -> Path:
@@ -202,7 +206,7 @@ def confusion(cm, names, out_png) -> Path:
         raise ValueError(f"confusion matrix must be square, got shape {cm.shape}")
     if len(names) != len(cm):
         raise ValueError(f"got {len(names)} names for {len(cm)} classes")
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     im = ax.imshow(cm, cmap="Blues", interpolation="nearest")
     fig.colorbar(im, ax=ax)
@@ -218,7 +222,7 @@ def confusion(cm, names, out_png) -> Path:
             ax.text(c, r, text, ha="center", va="center", fontsize="small",
                     color="white" if v > threshold else "black")
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
 
 
 def scatter2d(points, labels, out_png, *, names=None) -> Path:
@@ -232,7 +236,7 @@ def scatter2d(points, labels, out_png, *, names=None) -> Path:
     classes = np.unique(labels)
     if names is not None and len(names) != len(classes):
         raise ValueError(f"got {len(names)} names for {len(classes)} classes")
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
     for i, cls in enumerate(classes):
@@ -242,4 +246,4 @@ def scatter2d(points, labels, out_png, *, names=None) -> Path:
     if len(classes) <= 20:
         ax.legend(fontsize="small", markerscale=2)
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)

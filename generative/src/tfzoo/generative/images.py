@@ -159,3 +159,14 @@ def load_arrays(config: Any, info: dict[str, Any], split: str, limit: int = 0) -
         xs.append(image.numpy())
         ys.append(label.numpy())
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def image_shape(config: Any, data: Any) -> list[int]:
+    """[H, W, C] the models work at: `config.image_size` / `config.channels`, else the data's own."""
+    height, width = config.image_size
+    shape = data.image_shape
+    if not (height and width):
+        if shape is None:
+            raise ConfigError(f"{config.data}: images of different sizes; set image_size=H,W")
+        height, width = shape[:2]
+    return [int(height), int(width), int(config.channels or (shape[2] if shape else 3))]

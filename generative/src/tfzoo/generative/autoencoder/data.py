@@ -51,16 +51,7 @@ def load_split(config: Any, split: str) -> DataSplit:
     return DataSplit(dataset, data.size, data.class_names, data.image_shape)
 
 
-def image_shape(config: Any, data: DataSplit) -> list[int]:
-    """[H, W, C] the models work at."""
-    height, width = config.image_size
-    shape = data.image_shape
-    if not (height and width):
-        if shape is None:
-            raise ConfigError(f"{config.data}: images of different sizes; set image_size=H,W")
-        height, width = shape[:2]
-    channels = config.channels or (shape[2] if shape else 3)
-    return [int(height), int(width), int(channels)]
+image_shape = images.image_shape
 
 
 def train_example(config: Any, info: dict[str, Any], example, seed: tf.Tensor):

@@ -32,15 +32,7 @@ def load_split(config: Any, split: str) -> DataSplit:
     return resolve(config.data, split, seed=config.train.seed, channels=config.channels or None)
 
 
-def image_shape(config: Any, data: DataSplit) -> list[int]:
-    """[H, W, C] the models work at."""
-    height, width = config.image_size
-    shape = data.image_shape
-    if not (height and width):
-        if shape is None:
-            raise ConfigError(f"{config.data}: images of different sizes; set image_size=H,W")
-        height, width = shape[:2]
-    return [int(height), int(width), int(config.channels or (shape[2] if shape else 3))]
+image_shape = images.image_shape
 
 
 def _example(config: Any, info: dict[str, Any], image, label, seed):

@@ -5,23 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from tfzoo.common.plots import DPI, FIGSIZE
-
-
-def _figure() -> Figure:
-    fig = Figure(figsize=FIGSIZE, dpi=DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png")
-    return path
+from tfzoo.common.plots import new_figure as _figure
+from tfzoo.common.plots import save_figure as _save
 
 
 def predicted_vs_true(true: np.ndarray, predicted: np.ndarray, path, *, title: str) -> Path:
