@@ -63,6 +63,19 @@ def test_data_convert_writes_shards_that_read_back(tmp_path):
     assert code == 0 and json.loads(out.strip().splitlines()[-1])["counts"]["val"] == 4
 
 
+def test_data_convert_to_tfrecord_defaults_beside_the_folder(tmp_path):
+    src = _folder(tmp_path / "flowers")
+    code, _, err = run_cli("data", "convert", f"folder:{src}", "--to", "tfrecord")
+    assert code == 0, err
+    assert (tmp_path / "flowers-tfrecord" / "labels.txt").is_file()
+    assert list((tmp_path / "flowers-tfrecord").glob("*.tfrecord"))
+
+
+def test_data_make_unknown_generator_is_one_line(tmp_path):
+    code, _, err = run_cli("data", "make", "no-such-generator", "--out", str(tmp_path / "x"))
+    assert code != 0 and err.count("\n") == 1 and "no-such-generator" in err
+
+
 def test_missing_dataset_names_what_to_put_where(tmp_path):
     code, _, err = run_cli("data", "check", f"idx:{tmp_path / 'nowhere'}")
     assert code == 3 and err.count("\n") == 1 and "idx" in err

@@ -66,11 +66,19 @@ def _parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     check = data_sub.add_parser("check", help="read every record; counts, classes, corrupt files")
     check.add_argument("spec")
-    convert = data_sub.add_parser("convert", help="folder:DIR to tfrecord:OUT")
-    convert.add_argument("src")
-    convert.add_argument("dst")
+    convert = data_sub.add_parser("convert", help="folder:DIR to tfrecord shards plus labels.txt")
+    convert.add_argument("src", help="folder:DIR")
+    convert.add_argument("dst", nargs="?", help="tfrecord:OUT (default: DIR-tfrecord beside DIR)")
+    convert.add_argument("--to", default="tfrecord", choices=["tfrecord"], help="output format")
     convert.add_argument("--shards", type=int, default=1)
     convert.add_argument("--val", type=int, default=0, help="examples held out for validation")
+
+    make = data_sub.add_parser("make", help="write a generated dataset (e.g. shapes) as files")
+    make.add_argument("name", help="a generator an installed domain provides, e.g. shapes (tfzoo-vision)")
+    make.add_argument("--out", required=True, help="output folder")
+    make.add_argument("--n", type=int, default=500, help="number of examples")
+    make.add_argument("--size", type=int, default=128, help="image size in pixels")
+    make.add_argument("--seed", type=int, default=0)
 
     demo = sub.add_parser("demo", help="train every installed task's tiny config and write its plots")
     demo.add_argument("domains", nargs="*", help="e.g. vision; default: every installed domain")
@@ -261,8 +269,12 @@ def cmd_data(args: argparse.Namespace) -> int:
         print(json.dumps({"spec": args.spec, "errors": len(report["errors"]),
                           "counts": {k: v["count"] for k, v in report["splits"].items()}}))
         return 3 if report["errors"] else 0
+    if args.data_command == "make":
+        paths = data.make(args.name, args.out, n=args.n, size=args.size, seed=args.seed)
+        print(f"wrote {len(paths)} files under {args.out}; last: {paths[-1] if paths else '-'}")
+        return 0
     src = args.src.removeprefix("folder:")
-    dst = args.dst.removeprefix("tfrecord:")
+    dst = args.dst.removeprefix("tfrecord:") if args.dst else src.rstrip("/") + "-tfrecord"
     for path in data.convert_folder(src, dst, shards=args.shards, val=args.val):
         print(path)
     return 0

@@ -17,12 +17,12 @@ from .check import check
 from .cifar import read_batch as read_cifar_batch
 from .cifar import write_batch as write_cifar_batch
 from .idx import read_idx, write_idx
-from .spec import known_specs, register_scheme, resolve
+from .spec import known_specs, make, register_scheme, resolve
 from .splits import carve
 from .table import read_csv
 from .tfrecord import convert_folder, write_tfrecord
 
 __all__ = [
     "SPLITS", "DataSplit", "carve", "check", "convert_folder", "known_specs", "read_cifar_batch", "read_csv",
-    "read_idx", "register_scheme", "resolve", "write_cifar_batch", "write_idx", "write_tfrecord",
+    "make", "read_idx", "register_scheme", "resolve", "write_cifar_batch", "write_idx", "write_tfrecord",
 ]

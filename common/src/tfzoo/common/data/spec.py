@@ -75,3 +75,22 @@ def resolve(spec: str, split: str, *, seed: int = 0, channels: int | None = None
     if not isinstance(result, DataSplit):
         raise TypeError(f"reader for {name!r} returned {type(result).__name__}, expected DataSplit")
     return result
+
+
+MAKER_GROUP = "tfzoo.makers"
+
+
+def make(name: str, out, *, n: int, size: int, seed: int = 0) -> list:
+    """Write the generated dataset `name` (a "tfzoo.makers" entry point) under `out`; returns the paths.
+
+    A maker is `make(out: Path, *, n, size, seed) -> list[Path]`; tfzoo-vision provides `shapes`.
+    """
+    from pathlib import Path
+
+    makers = {ep.name: ep for ep in entry_points(group=MAKER_GROUP)}
+    if name not in makers:
+        known = ", ".join(sorted(makers)) or "none (install a domain that provides one, e.g. tfzoo-vision)"
+        raise DataError(f"unknown generated dataset {name!r}; installed generators: {known}")
+    if n < 1 or size < 1:
+        raise DataError(f"make {name}: n={n}, size={size}; expected positive integers")
+    return list(makers[name].load()(Path(out), n=n, size=size, seed=seed))
