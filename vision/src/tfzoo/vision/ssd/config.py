@@ -1,0 +1,64 @@
+"""Every knob of vision.ssd, as a frozen dataclass."""
+
+from dataclasses import dataclass, field, replace
+
+from tfzoo.common.optim import OptimConfig
+from tfzoo.common.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class SSDConfig:
+    """SSD with a MobileNet-like backbone (the family of 实例87's SSD-MobileNet), trained from scratch."""
+
+    data: str = "shapes"
+    image_size: int = 128
+    # backbone
+    backbone: str = "mobilenet"  # mobilenet | mobilenetv2 (keras.applications, weights=None)
+    alpha: float = 0.5  # width multiplier
+    depth: int = 2  # 512-wide stride-16 blocks of `mobilenet` (5 as published; fewer for the CPU)
+    # feature maps: strides 8, 16, 32 from the backbone, then extra stride-2 layers up to `num_maps`
+    num_maps: int = 5  # 4..6; the largest stride, 2**(num_maps + 2), must divide image_size
+    extra_channels: int = 128  # width of the extra layers (before alpha)
+    head_channels: int = 0  # 0: heads are one 3×3 conv on each map; >0 adds a 3×3 conv of that width first
+    # default boxes
+    min_scale: float = 0.2
+    max_scale: float = 0.9
+    aspect_ratios: tuple[float, ...] = (1.0, 2.0, 0.5)  # add 3.0 and 1/3 for the 6-box variant
+    extra_ratio_one: bool = True  # the extra scale sqrt(s_k * s_k+1) for ratio 1
+    clip_anchors: bool = True
+    # matching and loss
+    match_iou: float = 0.5
+    variances: tuple[float, ...] = (0.1, 0.1, 0.2, 0.2)
+    neg_pos_ratio: float = 3.0
+    loc_weight: float = 1.0
+    # augmentation (detection.augment): flip, zoom in (crop), zoom out (expand), colour jitter
+    flip: bool = True
+    crop_prob: float = 0.5
+    expand_prob: float = 0.3
+    colour_jitter: bool = True
+    # detection
+    score_threshold: float = 0.05
+    nms_iou: float = 0.45
+    max_detections: int = 100
+    max_instances: int = 100
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, batch_size=32, eval_every=500,
+                                                                   ckpt_every=500, log_every=50))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=2e-3, schedule="cosine", decay_steps=3000,
+                                                                   warmup_steps=100, clip_norm=10.0))
+
+    @classmethod
+    def tiny(cls) -> "SSDConfig":
+        """A few-second configuration for tests: 64-px images, a narrow backbone, 3 steps."""
+        base = cls()
+        return replace(
+            base,
+            image_size=64,
+            alpha=0.25,
+            depth=1,
+            num_maps=4,
+            extra_channels=32,
+            max_instances=8,
+            train=replace(base.train, steps=3, batch_size=4, eval_every=2, ckpt_every=2, log_every=1,
+                          eval_batches=2),
+            optim=replace(base.optim, decay_steps=3, warmup_steps=0),
+        )
