@@ -1,7 +1,6 @@
-"""BENCHMARKS.md's vision section: the overhead and accuracy blocks (common's bench.write_section).
+"""BENCHMARKS.md's vision section: one block per benchmark part (common's bench.write_section).
 
-A run with `--only overhead` rewrites the overhead block and keeps the accuracy block as it
-was (and the reverse).
+A run with `--only overhead` rewrites the overhead block and keeps the other blocks as they were.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from pathlib import Path
 
 from tfzoo.common.bench import load_average, provenance, write_section
 
-BLOCKS = ("overhead", "accuracy")
+BLOCKS = ("overhead", "accuracy", "transfer", "yolo", "ssd", "maskrcnn")
 
 __all__ = ["BLOCKS", "load_average", "provenance", "write"]
 

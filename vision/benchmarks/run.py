@@ -6,6 +6,8 @@
 (b) accuracy: cnn-bn trained by the Trainer, test accuracy on the 500 held-out mnist-5k
     images (goal >= 0.98) and on Fashion-MNIST's 10k test images when the Debian package
     `dataset-fashion-mnist` is installed (goal >= 0.93). See accuracy.py.
+(c) transfer, yolo, ssd, maskrcnn: block modules with `run(quick) -> markdown` (transfer accuracy
+    against scratch; detectors' mAP@0.5 on shapes, COCO AP, images/s). See each module's docstring.
 
     python vision/benchmarks/run.py                 # everything, rewrites the vision section
     python vision/benchmarks/run.py --quick         # a short sanity run; writes only with --write
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shlex
 import sys
@@ -32,6 +35,9 @@ FULL = {"steps": 100, "warmup": 5, "repeats": 3, "tiny_steps": 300, "mnist_steps
 QUICK = {"steps": 6, "warmup": 2, "repeats": 1, "tiny_steps": 20, "mnist_steps": 40, "fashion_steps": 20}
 TINY = {"filters": 2, "batch_size": 16, "warmup": 10}  # the per-step-cost diagnostic's model and batch
 
+# Blocks that are a module here with `run(quick: bool) -> str`, in BENCHMARKS.md order.
+MODULE_BLOCKS = ("transfer", "yolo", "ssd", "maskrcnn")
+
 LOOP_TEXT = {
     "bare": "bare loop: `@tf.function` GradientTape step, Python `for` over the dataset",
     "tfzoo": "tfzoo `Trainer.fit`, log/eval/ckpt intervals beyond the run",
@@ -43,7 +49,8 @@ LOOP_TEXT = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a short sanity version (figures are not benchmarks)")
-    p.add_argument("--only", choices=("overhead", "accuracy"), help="run one part; the other block is kept")
+    p.add_argument("--only", choices=("overhead", "accuracy", *MODULE_BLOCKS),
+                   help="run one part; the other blocks are kept")
     p.add_argument("--steps", type=int, help=f"overhead: timed steps per loop and round (full {FULL['steps']})")
     p.add_argument("--warmup", type=int, help=f"overhead: untimed steps first (full {FULL['warmup']})")
     p.add_argument("--repeats", type=int, help=f"overhead: interleaved rounds (full {FULL['repeats']})")
@@ -226,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         blocks["overhead"] = overhead_block(args, *run_overhead(args), quick_note)
     if args.only in (None, "accuracy"):
         blocks["accuracy"] = accuracy_block(args, *run_accuracy(args), quick_note)
+    for name in MODULE_BLOCKS:
+        if args.only in (None, name):
+            print(f"({name})", flush=True)
+            body = importlib.import_module(name).run(quick=args.quick)
+            blocks[name] = quick_note + provenance(args) + "\n\n" + body
+            print(body, flush=True)
     if args.write:
         report.write(args.output, blocks)
         print(f"wrote the vision section of {args.output}")
