@@ -1,0 +1,64 @@
+"""Every knob of vision.transfer, as a frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from tfzoo.common.optim import OptimConfig
+from tfzoo.common.train import TrainConfig
+
+MODES = ("pretrain", "finetune")
+STAGES = ("head", "unfreeze")
+# The offline default of spec §3.2: pretrain on one embedded dataset, transfer to another.
+DEFAULT_DATA = {"pretrain": "mnist-5k", "finetune": "digits-8x8"}
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """A keras.applications backbone without its top, a new GAP -> Dropout -> Dense head.
+
+    `mode=pretrain` trains backbone and head from scratch (BN in training mode), the offline
+    stand-in for ImageNet weights. `mode=finetune` runs the stages in `stages`: `head` trains the
+    head only (slim's --trainable_scopes=.../Logits), `unfreeze` also trains the top
+    `unfreeze_blocks` blocks of the backbone at `unfreeze_lr_factor` x the learning rate. In
+    finetune mode the backbone always runs in inference mode, so its BN statistics never move.
+    """
+
+    mode: str = "finetune"
+    data: str = ""  # "" = mnist-5k for pretrain, digits-8x8 for finetune
+    backbone: str = "mobilenet_v2"
+    alpha: float = 0.35  # width multiplier of mobilenet_v2 (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+    # none | file:PATH (Keras notop .h5 / .weights.h5) | run:RUN_DIR (a tfzoo pretrain run) | a bare PATH
+    weights: str = "none"
+    image_size: int = 0  # 0 = the data's own size, raised to the backbone's minimum
+    dropout: float = 0.2
+    stages: tuple[str, ...] = ("head", "unfreeze")
+    head_fraction: float = 0.5  # share of train.steps spent in `head` when `unfreeze` follows
+    unfreeze_blocks: int = 2
+    unfreeze_lr_factor: float = 0.01
+    train_fraction: float = 1.0  # share of the training split used (a fixed random subset): few-label studies
+    flip: bool = False  # random left-right flips in training (not for digits)
+    top_k: int = 3
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=1000, batch_size=64, eval_every=250, ckpt_every=500, log_every=50))
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+    # vision.classify's pipeline and hooks read these; they are fixed here, not knobs.
+    @property
+    def standardize(self) -> bool:
+        return False
+
+    @property
+    def channels(self) -> int:
+        return 3  # every backbone wants RGB; grey images are repeated to 3 channels
+
+    @property
+    def data_spec(self) -> str:
+        return self.data or DEFAULT_DATA.get(self.mode, "mnist-5k")
+
+    @classmethod
+    def tiny(cls) -> TransferConfig:
+        """A few-second configuration for tests: mobilenet_v2 alpha 0.35 at 32 px, 4 steps."""
+        base = cls()
+        return replace(base, image_size=32, train=replace(
+            base.train, steps=4, batch_size=16, eval_every=2, ckpt_every=2, log_every=1, eval_batches=2))

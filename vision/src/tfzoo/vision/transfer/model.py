@@ -1,0 +1,286 @@
+"""Backbones from keras.applications, their blocks, the new head and weight loading (spec §3).
+
+The model takes float32 RGB images in [0, 1]; each backbone's own `preprocess_input` runs inside
+it (the book hand-normalised around a slim bug, S0 L20755), so export and predict need nothing
+else. Layer names are API: `backbone` (the application model, wrapped), `pool`, `dropout`, `logits`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from tfzoo.common.errors import ConfigError
+
+L = keras.layers
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one keras.applications backbone and how its layers group into blocks.
+
+    Blocks come either from a name `key` (layers whose names give the same key form a block; layers
+    with no key join the block of the layer before them) or from `boundary` layers that end a block
+    (Inception's generic conv2d_N names carry no block).
+    """
+
+    constructor: str
+    module: str  # keras.applications submodule with preprocess_input
+    min_size: int
+    key: str = ""
+    boundary: str = ""
+    alpha: bool = False
+
+
+BACKBONES = {
+    "mobilenet_v2": BackboneSpec("MobileNetV2", "mobilenet_v2", 32, key=r"^(block_\d+|expanded_conv)_", alpha=True),
+    "resnet50": BackboneSpec("ResNet50", "resnet50", 32, key=r"^(conv\d_block\d+)_"),
+    "vgg16": BackboneSpec("VGG16", "vgg16", 32, key=r"^(block\d+)_"),
+    "vgg19": BackboneSpec("VGG19", "vgg19", 32, key=r"^(block\d+)_"),
+    "efficientnet_b0": BackboneSpec("EfficientNetB0", "efficientnet", 32, key=r"^(block\d+[a-z])_"),
+    "inception_v3": BackboneSpec("InceptionV3", "inception_v3", 75, boundary=r"^mixed\d+$"),
+    "inception_resnet_v2": BackboneSpec("InceptionResNetV2", "inception_resnet_v2", 75,
+                                        boundary=r"^(mixed_\w+|block(35|17|8)_\d+_ac)$"),
+    "nasnet_mobile": BackboneSpec("NASNetMobile", "nasnet", 32, key=r"_(stem_\d|reduce_\d+|\d+)$"),
+}
+
+
+def backbone_spec(name: str) -> BackboneSpec:
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    return BACKBONES[name]
+
+
+@keras.saving.register_keras_serializable(package="tfzoo.transfer")
+class Preprocess(L.Layer):
+    """[0, 1] RGB -> the input the backbone was trained on (its module's `preprocess_input`)."""
+
+    def __init__(self, *, backbone: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self._fn = importlib.import_module(f"keras.applications.{backbone_spec(backbone).module}").preprocess_input
+
+    def call(self, images):
+        return self._fn(images * 255.0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "backbone": self.backbone}
+
+
+@keras.saving.register_keras_serializable(package="tfzoo.transfer")
+class Backbone(L.Layer):
+    """The application model; with `inference=True` it always runs in inference mode.
+
+    Keras 3 functional models pass the outer `training` flag to nested models even when they
+    were called with `training=False`, so freezing BN (slim's fixed statistics while only the
+    Logits train) needs this wrapper: BN uses its moving statistics and never updates them.
+    """
+
+    def __init__(self, inner: keras.Model, *, inference: bool, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.inner = inner
+        self.inference = inference
+
+    def call(self, images, training=None):
+        return self.inner(images, training=False if self.inference else training)
+
+    def compute_output_shape(self, input_shape):
+        return self.inner.compute_output_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "inference": self.inference,
+                "inner": keras.saving.serialize_keras_object(self.inner)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
+        return cls(**config)
+
+
+def application(config: Any, input_size: int) -> keras.Model:
+    """The keras.applications backbone without its top and without downloaded weights."""
+    spec = backbone_spec(config.backbone)
+    if input_size < spec.min_size:
+        raise ConfigError(f"image_size={input_size} is below {config.backbone}'s minimum of {spec.min_size} px")
+    kwargs = {"alpha": config.alpha} if spec.alpha else {}
+    constructor = getattr(keras.applications, spec.constructor)
+    try:
+        return constructor(include_top=False, weights=None, input_shape=(input_size, input_size, 3), **kwargs)
+    except ValueError as err:  # e.g. an alpha MobileNetV2 does not offer
+        raise ConfigError(f"backbone {config.backbone}: {str(err).splitlines()[0]}") from None
+
+
+def build_model(config: Any, *, input_size: int, num_classes: int) -> keras.Model:
+    """Backbone (inference mode in finetune mode) -> GAP -> Dropout -> Dense logits."""
+    inputs = keras.Input(shape=(input_size, input_size, 3), dtype="float32", name="image")
+    x = Preprocess(backbone=config.backbone, name="preprocess")(inputs)
+    inner = application(config, input_size)
+    x = Backbone(inner, inference=config.mode == "finetune", name="backbone")(x)
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    if config.dropout > 0:
+        x = L.Dropout(config.dropout, name="dropout")(x)
+    logits = L.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, logits, name=f"transfer_{config.backbone}")
+
+
+def inner_backbone(model: keras.Model) -> keras.Model:
+    """The keras.applications model inside a transfer model."""
+    return model.get_layer("backbone").inner
+
+
+def blocks(backbone: keras.Model, name: str) -> list[list[L.Layer]]:
+    """The backbone's layers grouped into blocks, stem first, top block last."""
+    spec = backbone_spec(name)
+    layers = [layer for layer in backbone.layers if not isinstance(layer, L.InputLayer)]
+    groups: list[list[L.Layer]] = [[]]
+    if spec.boundary:
+        for layer in layers:
+            groups[-1].append(layer)
+            if re.search(spec.boundary, layer.name):
+                groups.append([])
+    else:
+        # Group by key, in order of first appearance; unkeyed layers follow the layer before them.
+        index: dict[str, int] = {}
+        current = 0
+        for layer in layers:
+            found = re.search(spec.key, layer.name)
+            if found:
+                current = index.setdefault(found.group(1), len(groups))
+                if current == len(groups):
+                    groups.append([])
+            groups[current].append(layer)
+    return [g for g in groups if g]
+
+
+def top_layers(backbone: keras.Model, name: str, count: int) -> list[L.Layer]:
+    """The layers of the top `count` blocks (never the stem)."""
+    groups = blocks(backbone, name)
+    count = max(0, min(count, len(groups) - 1))
+    return [layer for group in groups[len(groups) - count:] for layer in group] if count else []
+
+
+def freeze_for_finetune(model: keras.Model, config: Any) -> None:
+    """Only the head and, when stage `unfreeze` is on, the top `unfreeze_blocks` blocks keep trainable weights.
+
+    Frozen weights leave `model.trainable_variables`, so the optimisers keep no slots for them.
+    """
+    backbone = inner_backbone(model)
+    top = top_layers(backbone, config.backbone, config.unfreeze_blocks) if "unfreeze" in config.stages else []
+    keep = {id(layer) for layer in top}
+    for layer in backbone.layers:
+        layer.trainable = id(layer) in keep
+
+
+def split_variables(model: keras.Model) -> tuple[list, list]:
+    """(head variables, trainable backbone variables) of a transfer model."""
+    backbone_ids = {id(v) for v in inner_backbone(model).weights}
+    head = [v for v in model.trainable_variables if id(v) not in backbone_ids]
+    body = [v for v in model.trainable_variables if id(v) in backbone_ids]
+    return head, body
+
+
+# ----- initial weights ---------------------------------------------------------------------------------
+def parse_weights(text: str) -> tuple[str, str]:
+    """`none`, `file:PATH`, `run:RUN_DIR`, or a bare path (taken as file:)."""
+    text = text.strip()
+    if text in ("", "none"):
+        return "none", ""
+    kind, sep, rest = text.partition(":")
+    if sep and kind in ("file", "run"):
+        if not rest.strip():
+            raise ConfigError(f"weights={text!r}: expected {kind}:PATH")
+        return kind, rest.strip()
+    return "file", text
+
+
+def load_initial_weights(model: keras.Model, config: Any) -> dict[str, Any]:
+    """Fill the backbone from `config.weights`; returns a JSON-ready note of what was loaded."""
+    kind, path = parse_weights(config.weights)
+    if kind == "none":
+        return {"weights": "none"}
+    backbone = inner_backbone(model)
+    if kind == "file":
+        return load_weights_file(backbone, path, config.backbone)
+    return load_weights_run(backbone, path, config)
+
+
+def load_weights_file(backbone: keras.Model, path: str, name: str) -> dict[str, Any]:
+    """A Keras notop weights file (.h5 legacy or .weights.h5), strictly, else by name skipping mismatches."""
+    file = Path(path).expanduser()
+    where = f"weights=file:{path}"
+    if not file.is_file():
+        raise ConfigError(f"{where}: no such file; expected Keras notop weights (.h5 or .weights.h5) for {name}")
+    if not (file.name.endswith(".h5") or file.name.endswith(".hdf5")):
+        raise ConfigError(f"{where}: expected a .h5, .hdf5 or .weights.h5 Keras weights file for {name}")
+    before = [w.copy() for w in backbone.get_weights()]
+    legacy = not file.name.endswith(".weights.h5")
+    try:
+        backbone.load_weights(str(file))
+        return {"weights": f"file:{file}", "loaded": len(before), "of": len(before)}
+    except Exception:  # noqa: BLE001 - retried below, by name and skipping mismatches, as Keras allows
+        pass
+    try:
+        if legacy:
+            backbone.load_weights(str(file), by_name=True, skip_mismatch=True)
+        else:
+            backbone.load_weights(str(file), skip_mismatch=True)
+    except Exception as err:  # noqa: BLE001 - h5py, Keras and OS errors all mean "not these weights"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{where}: not Keras weights for {name} ({first[:200]})") from None
+    loaded = sum(not np.array_equal(a, b) for a, b in zip(before, backbone.get_weights()))
+    if loaded == 0:
+        raise ConfigError(f"{where}: no tensor matched backbone {name}; expected its notop weights "
+                          f"(include_top=False, the same width)")
+    import sys
+
+    print(f"warning: {where}: loaded {loaded} of {len(before)} backbone tensors by name; "
+          f"the rest keep their initial values", file=sys.stderr)
+    return {"weights": f"file:{file}", "loaded": loaded, "of": len(before)}
+
+
+def load_weights_run(backbone: keras.Model, path: str, config: Any) -> dict[str, Any]:
+    """Copy the backbone of a vision.transfer run's newest checkpoint."""
+    import tensorflow as tf
+
+    from tfzoo.common import config as cfg
+    from tfzoo.common.checkpoint import latest
+    from tfzoo.common.train import RunDir
+
+    from .config import TransferConfig
+
+    run = RunDir(Path(path).expanduser())
+    where = f"weights=run:{path}"
+    if not run.config.is_file() or not run.info.is_file():
+        raise ConfigError(f"{where}: not a tfzoo run (expected config.json and info.json); train one with "
+                          f"`tfzoo train vision.transfer --set mode=pretrain`")
+    task = run.task.read_text().strip() if run.task.is_file() else "?"
+    if task != "vision.transfer":
+        raise ConfigError(f"{where}: a {task} run; expected a vision.transfer run")
+    source = cfg.load_json(TransferConfig, run.config)
+    if (source.backbone, source.alpha if BACKBONES[source.backbone].alpha else 0) != (
+            config.backbone, config.alpha if backbone_spec(config.backbone).alpha else 0):
+        raise ConfigError(f"{where}: that run's backbone is {source.backbone} (alpha {source.alpha}); "
+                          f"this one is {config.backbone} (alpha {config.alpha})")
+    checkpoint = latest(run.checkpoints)
+    if checkpoint is None:
+        raise ConfigError(f"{where}: no checkpoint in {run.checkpoints}")
+    info = json.loads(run.info.read_text())
+    model = build_model(replace(source, weights="none"), input_size=info["input_shape"][0],
+                        num_classes=len(info["class_names"]))
+    status = tf.train.Checkpoint(model_model=model).restore(checkpoint).expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+        backbone.set_weights(inner_backbone(model).get_weights())
+    except (AssertionError, ValueError) as err:
+        raise ConfigError(f"{where}: checkpoint {checkpoint} does not fit this backbone "
+                          f"({str(err).splitlines()[0][:200]})") from None
+    step = int(Path(checkpoint).name.rsplit("-", 1)[-1]) if "-" in Path(checkpoint).name else None
+    return {"weights": f"run:{run.path}", "checkpoint": checkpoint, "step": step, "source_data": source.data_spec}
