@@ -1,0 +1,265 @@
+"""vision.mask-rcnn: anchors, targets, ROIAlign, heads, stages, training steps, detection, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfzoo.common.errors import ConfigError
+from tfzoo.vision.maskrcnn.anchors import anchors_per_level, decode, encode, pyramid_anchors
+from tfzoo.vision.maskrcnn.config import STAGE_LAYERS, MaskRCNNConfig
+from tfzoo.vision.maskrcnn.layers import paste_masks, roi_align
+from tfzoo.vision.maskrcnn.losses import LOSS_NAMES, compute_losses
+from tfzoo.vision.maskrcnn.model import build_model, leaf_layers, stage_variables
+from tfzoo.vision.maskrcnn.targets import detection_targets, mini_masks, rpn_targets
+
+
+def _gt(size: int = 64):
+    boxes = np.zeros([8, 4], np.float32)
+    boxes[0] = [0.1, 0.1, 0.5, 0.5]
+    boxes[1] = [0.5, 0.45, 0.9, 0.8]
+    classes = np.array([1, 2, 0, 0, 0, 0, 0, 0], np.int32)
+    masks = np.zeros([8, size, size], np.uint8)
+    for i in range(2):
+        y1, x1, y2, x2 = (boxes[i] * size).astype(int)
+        masks[i, y1:y2, x1:x2] = 1
+    return boxes, classes, masks
+
+
+def _batch(config: MaskRCNNConfig, n: int = 2):
+    boxes, classes, masks = _gt(config.image_size)
+    anchors = pyramid_anchors(config.image_size)
+    match, bbox = rpn_targets(anchors, boxes, classes, tf.constant([0, 1]))
+    mm = mini_masks(masks, boxes, config.mini_mask)
+    images = tf.random.stateless_uniform([n, config.image_size, config.image_size, 3], seed=[1, 2])
+    return {"image": images, "boxes": tf.stack([boxes] * n), "classes": tf.stack([classes] * n),
+            "mini_masks": tf.stack([mm] * n), "rpn_match": tf.stack([match] * n), "rpn_bbox": tf.stack([bbox] * n)}
+
+
+def test_anchor_count_and_cache():
+    anchors = pyramid_anchors(128)
+    assert anchors.shape == (4092, 4)
+    assert sum(anchors_per_level(128)) == 4092
+    assert pyramid_anchors(128) is anchors  # cached per image size (the book's test was inverted)
+    assert pyramid_anchors(64) is not anchors
+    # Level P2, first cell: scale 8 at ratio 1 is an 8x8 box centred on (2, 2).
+    np.testing.assert_allclose(anchors[1] * 128, [-2, -2, 6, 6], atol=1e-5)
+
+
+def test_encode_decode_round_trip():
+    anchors = tf.constant(pyramid_anchors(128)[::97])
+    rng = np.random.default_rng(0)
+    centre = rng.uniform(0.2, 0.8, [len(anchors), 2])
+    size = rng.uniform(0.05, 0.4, [len(anchors), 2])
+    boxes = tf.constant(np.concatenate([centre - size / 2, centre + size / 2], 1), tf.float32)
+    np.testing.assert_allclose(decode(encode(boxes, anchors), anchors), boxes, atol=1e-5)
+    # Deltas are divided by [0.1, 0.1, 0.2, 0.2]: a box shifted by a tenth of the anchor height gives dy = 1.
+    a = tf.constant([[0.0, 0.0, 0.5, 0.5]])
+    np.testing.assert_allclose(encode(a + [0.05, 0, 0.05, 0], a), [[1.0, 0, 0, 0]], atol=1e-5)
+
+
+def test_rpn_target_counts():
+    anchors = pyramid_anchors(128)
+    # 300 GT boxes equal to anchors: far more positives than the 128 allowed.
+    gt = anchors[(np.arange(300) * 13) % len(anchors)].clip(0, 1)
+    match, bbox = rpn_targets(anchors, gt, np.ones(len(gt), np.int32), tf.constant([3, 4]))
+    match = match.numpy()
+    assert (match != 0).sum() <= 256 and (match == 1).sum() <= 128
+    assert (match == 1).sum() == 128 and (match != 0).sum() == 256
+    assert np.all(bbox.numpy()[match != 1] == 0)
+    # Shapes-like GT: every GT gets an anchor even below IoU 0.7.
+    boxes, classes, _ = _gt(64)
+    match, bbox = rpn_targets(pyramid_anchors(64), boxes, classes, tf.constant([0, 0]))
+    assert (match.numpy() == 1).sum() >= 2 and (match.numpy() != 0).sum() == 256
+
+
+def test_roi_align_hand_case():
+    # Every level holds the ramp f(y, x) = x on an 8x8 map.
+    ramp = tf.constant(np.tile(np.arange(8, dtype=np.float32), (8, 1))[None, :, :, None])
+    rois = tf.constant([[[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.25, 0.25]]])
+    # 224-px image: the whole-image ROI reads P4 (= level 4), the quarter one P2; both ramps alike here.
+    out = roi_align(rois, [ramp] * 4, pool_size=2, image_size=224).numpy()
+    assert out.shape == (2, 2, 2, 1)
+    # Four samples at x = 0, 7/3, 14/3, 7, averaged in pairs.
+    np.testing.assert_allclose(out[0, :, :, 0], [[7 / 6, 35 / 6]] * 2, atol=1e-5)
+    # The quarter ROI spans x = 0..1.75 (its order in the output is kept across levels).
+    np.testing.assert_allclose(out[1, 0, :, 0], [(0 + 1.75 / 3) / 2, (3.5 / 3 + 1.75) / 2], atol=1e-5)
+
+
+def test_detection_targets_shapes():
+    boxes, classes, masks = _gt(64)
+    mm = mini_masks(masks, boxes, 56)
+    proposals = tf.constant(np.concatenate([boxes[:2] + 0.01, np.zeros([6, 4])]).astype(np.float32))
+    rois, ids, deltas, tmasks = detection_targets(proposals, classes, boxes, mm, tf.constant([0, 0]),
+                                                  num_rois=32, positive_ratio=0.33, mask_shape=28)
+    assert rois.shape == (32, 4) and ids.shape == (32,) and deltas.shape == (32, 4) and tmasks.shape == (32, 28, 28)
+    n_pos = int((ids.numpy() > 0).sum())
+    assert 2 <= n_pos <= 10  # the GT boxes (added to the proposals) and the near copies
+    assert set(np.unique(tmasks.numpy())) <= {0.0, 1.0}
+    assert tmasks.numpy()[:n_pos].mean() > 0.8  # rectangles nearly fill their boxes
+    assert np.all(tmasks.numpy()[n_pos:] == 0) and np.all(deltas.numpy()[n_pos:] == 0)
+
+
+def test_paste_masks_fills_the_box():
+    masks = tf.ones([1, 1, 28, 28])
+    boxes = tf.constant([[[0.25, 0.25, 0.75, 0.75]]])
+    pasted = paste_masks(masks, boxes, 16).numpy()[0, 0]
+    assert pasted.shape == (16, 16)
+    assert np.all(pasted[5:11, 5:11] > 0.5) and np.all(pasted[:3] == 0) and np.all(pasted[:, 13:] == 0)
+    assert (pasted > 0.5).sum() in range(56, 82)  # about the 8x8 pixels of the box
+
+
+def test_model_outputs_and_losses_finite():
+    config = MaskRCNNConfig.tiny()
+    model = build_model(config, 3)
+    out = model(tf.zeros([2, 64, 64, 3]))
+    t = config.max_detections
+    assert out["detections"].shape == (2, t, 6) and out["masks"].shape == (2, t, 28, 28)
+    batch = _batch(config)
+    with tf.GradientTape() as tape:
+        losses = compute_losses(model, config, batch, tf.constant([0, 0], tf.int64), training=True)
+        total = tf.add_n(list(losses.values()))
+    assert set(losses) == set(LOSS_NAMES) and all(math.isfinite(float(v)) for v in losses.values())
+    grads = tape.gradient(total, model.trainable_variables)
+    assert sum(g is not None for g in grads) > 0.9 * len(grads)
+
+
+def test_stages_select_layers():
+    model = build_model(MaskRCNNConfig.tiny(), 3)
+    heads = {id(v) for v in stage_variables(model, STAGE_LAYERS["heads"])}
+    every = stage_variables(model, STAGE_LAYERS["all"])
+    assert len(every) == len(model.trainable_variables)
+    names = {layer.name: layer for layer in leaf_layers(model)}
+    for name, layer in names.items():
+        for v in layer.trainable_weights:
+            expected = name.startswith(("fpn_", "rpn_", "mrcnn_"))
+            assert (id(v) in heads) == expected, name
+    four = {id(v) for v in stage_variables(model, STAGE_LAYERS["4+"])}
+    assert all(id(v) in four for v in names["res4_block1_conv1"].trainable_weights)
+    assert not any(id(v) in four for v in names["res3_block1_conv1"].trainable_weights)
+
+
+def test_config_errors():
+    from tfzoo.vision.maskrcnn.task import check_config
+
+    tiny = MaskRCNNConfig.tiny()
+    with pytest.raises(ConfigError, match="unknown backbone"):
+        check_config(replace(tiny, backbone="vgg"))
+    with pytest.raises(ConfigError, match="multiple of 64"):
+        check_config(replace(tiny, image_size=100))
+    with pytest.raises(ConfigError, match="unknown stage"):
+        check_config(replace(tiny, stages=("heads", "everything")))
+    assert MaskRCNNConfig.book().stage_plan() == [("heads", 100, 1.0), ("all", 100, 0.1)]
+
+
+# ----- the task, through the trainer and the CLI ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def detector():
+    return pytest.importorskip("tfzoo.vision.detection.task", reason="DetectorTask not there yet")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, detector):
+    from tfzoo.common.testing.smoke import run_cli
+
+    run_dir = tmp_path_factory.mktemp("maskrcnn") / "run"
+    code, out, err = run_cli("train", "vision.mask-rcnn", "--tiny", "--run-dir", str(run_dir))
+    assert code == 0, err
+    return run_dir
+
+
+def test_tiny_training_stages_and_finite_losses(tiny_run):
+    records = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["split"] == "train"]
+    assert [r["stage"] for r in train] == ["heads", "all"]
+    for r in train:
+        assert all(math.isfinite(r[k]) for k in ("loss", *LOSS_NAMES)), r
+    val = [r for r in records if r["split"] == "val"][-1]
+    assert all(math.isfinite(val[k]) for k in ("loss", *LOSS_NAMES))
+
+
+def test_heads_stage_freezes_the_backbone(detector):
+    from tfzoo.common.task import TrainState
+    from tfzoo.vision.maskrcnn.task import MaskRCNN
+
+    task, config = MaskRCNN(), MaskRCNNConfig.tiny()
+    models = task.build_models(config, {"num_classes": 3})
+    optimizers = task.build_optimizers(config, models, total_steps=2)
+    optimizers["model"].build(models["model"].trainable_variables)
+    stages = task.stages(config)
+    state = TrainState(models=models, optimizers=optimizers, step=tf.Variable(0, dtype=tf.int64), config=config,
+                       info={}, global_batch_size=2, extras={"stage": stages[0]})
+    batch = _batch(config)
+    images = batch.pop("image")
+    model = models["model"]
+    names = {layer.name: layer for layer in leaf_layers(model)}
+    before = {n: [w.numpy().copy() for w in names[n].trainable_weights] for n in ("conv1", "fpn_p2", "rpn_class_raw")}
+    out = task.train_step(state, (images, batch))
+    assert all(math.isfinite(float(v)) for v in out.values())
+    after = {n: [w.numpy() for w in names[n].trainable_weights] for n in before}
+    assert all(np.array_equal(a, b) for a, b in zip(before["conv1"], after["conv1"]))
+    assert not all(np.array_equal(a, b) for a, b in zip(before["fpn_p2"], after["fpn_p2"]))
+    state.extras["stage"] = stages[1]
+    task.train_step(state, (images, batch))
+    assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before["conv1"], names["conv1"].trainable_weights))
+    # `all` runs at lr/10 through its own optimiser.
+    assert math.isclose(float(optimizers["stage1"].learning_rate), config.optim.lr / 10, rel_tol=1e-6)
+
+
+def test_detect_evaluate_predict_and_reload(tiny_run, tmp_path):
+    import keras
+
+    from tfzoo.common.cli import open_run
+    from tfzoo.common.export import export
+    from tfzoo.common.testing.smoke import run_cli
+    from PIL import Image
+
+    trainer = open_run(str(tiny_run))
+    config = trainer.config
+    images = tf.random.stateless_uniform([2, 64, 64, 3], seed=[0, 1])
+    det = trainer.task.detect(trainer.models, config, trainer.info, images)
+    t = config.max_detections
+    assert det["boxes"].shape == (2, t, 4) and det["scores"].shape == (2, t) and det["classes"].shape == (2, t)
+    assert det["masks"].shape == (2, t, 64, 64)
+    masks = det["masks"].numpy()
+    assert masks.min() >= 0.0 and masks.max() <= 1.0
+
+    code, out, err = run_cli("evaluate", str(tiny_run), "--split", "val")
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert "map50" in result and "mask_map50" in result
+
+    picture = tmp_path / "shape.png"
+    Image.fromarray((np.asarray(images[0]) * 255).astype(np.uint8)).save(picture)
+    code, out, err = run_cli("predict", str(tiny_run), str(picture))
+    assert code == 0, err
+    assert (tiny_run / "predictions" / "shape.png").exists()
+
+    path = export(trainer, fmt="keras")
+    reloaded = keras.saving.load_model(path)
+    a, b = reloaded(images, training=False), trainer.models["model"](images, training=False)
+    np.testing.assert_allclose(a["detections"], b["detections"], atol=1e-5)
+    np.testing.assert_allclose(a["masks"], b["masks"], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_losses_fall_over_200_steps(tmp_path, detector):
+    from tfzoo.common.testing.smoke import run_cli
+
+    run_dir = tmp_path / "run"
+    sets = ["train.steps=200", "train.batch_size=4", "train.log_every=20", "train.eval_every=200",
+            "stages=[\"all\"]", "image_size=64", "min_confidence=0.5"]
+    args = [a for s in sets for a in ("--set", s)]
+    code, _, err = run_cli("train", "vision.mask-rcnn", "--tiny", "--run-dir", str(run_dir), *args)
+    assert code == 0, err
+    train = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in train if r["split"] == "train"]
+    first, last = train[0], train[-1]
+    assert last["loss"] < 0.7 * first["loss"], (first, last)
+    for name in ("rpn_class", "mrcnn_class", "mrcnn_mask"):
+        assert last[name] < first[name], name
