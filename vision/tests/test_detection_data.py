@@ -284,3 +284,30 @@ def test_voc_bad_files(tmp_path):
     (root / "Annotations" / "1.xml").write_text(bomb)
     with pytest.raises(DataError, match="malformed VOC XML"):
         voc.read_voc(root, "train")
+
+
+def test_common_resolver_readers(tmp_path):
+    from tfzoo.common.data import DataSplit
+    from tfzoo.vision.detection.dataset import coco_reader, shapes_reader
+
+    split = shapes_reader("", "val", seed=0)
+    assert isinstance(split, DataSplit) and split.size == 200 and split.image_shape == (128, 128, 3)
+    shapes.make(tmp_path, n=3, size=64, seed=0)
+    train = coco_reader(str(tmp_path / "annotations.json"), "train", seed=0)
+    element = next(iter(train.dataset))
+    assert train.size == 3 and element["image"].shape == (64, 64, 3) and train.class_names[1] == "square"
+
+
+def test_data_check_collects_coco_problems(tmp_path, monkeypatch):
+    from tfzoo.common.data import check
+    from tfzoo.common.data import spec as spec_module
+    from tfzoo.vision.detection.dataset import coco_reader
+
+    monkeypatch.setitem(spec_module._readers, "coco", coco_reader)  # what the "tfzoo.data" entry point does
+    path = _coco_fixture(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["annotations"][0]["category_id"] = 9
+    path.write_text(json.dumps(doc))
+    report = check(f"coco:{path}")
+    assert report["splits"]["train"]["count"] == 2
+    assert len(report["errors"]) == 1 and "unknown category_id 9" in report["errors"][0]

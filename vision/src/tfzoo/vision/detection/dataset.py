@@ -185,3 +185,34 @@ def to_tensors(example: Example, *, max_instances: int = 100) -> dict[str, np.nd
         masks[:n] = example.masks[keep]
     return {"image": np.asarray(example.image, np.uint8), "boxes": boxes, "classes": classes,
             "num": np.int32(n), "masks": masks}
+
+
+def _common_reader(scheme: str, arg: str, split: str, *, seed: int = 0, channels: int | None = None,
+                   on_error: str = "raise"):
+    """The spec as a common `DataSplit` (for `tfzoo data check`, through the "tfzoo.data" entry points):
+    one dict per image, {"image": uint8 [H, W, 3], "boxes": [N, 4], "classes": [N]}, ignore instances kept."""
+    import tensorflow as tf
+
+    from tfzoo.common.data import DataSplit
+
+    if channels not in (None, 3):
+        raise DataError(f"{scheme}: detection images have 3 channels, not channels={channels}")
+    data = load_detection(f"{scheme}:{arg}" if arg else scheme, split, seed=seed, on_error=on_error)
+    examples = data.examples
+
+    def generate():
+        for e in examples:
+            yield {"image": e.image, "boxes": e.boxes, "classes": e.classes}
+
+    signature = {"image": tf.TensorSpec([None, None, 3], tf.uint8), "boxes": tf.TensorSpec([None, 4], tf.float32),
+                 "classes": tf.TensorSpec([None], tf.int32)}
+    shapes = {e.image.shape for e in examples}
+    return DataSplit(dataset=tf.data.Dataset.from_generator(generate, output_signature=signature),
+                     size=len(examples), class_names=data.class_names,
+                     image_shape=next(iter(shapes)) if len(shapes) == 1 else None)
+
+
+# Readers for common's resolver ("tfzoo.data" entry points: shapes, coco, voc -> these names).
+shapes_reader = functools.partial(_common_reader, "shapes")
+coco_reader = functools.partial(_common_reader, "coco")
+voc_reader = functools.partial(_common_reader, "voc")
