@@ -197,3 +197,38 @@ def test_mismatched_lengths_and_missing_masks():
     no_masks = [{k: v for k, v in dets[0].items() if k != "masks"}]
     with pytest.raises(ValueError, match="no 'masks'"):
         coco_metrics(no_masks, exs, NAMES, iou_type="segm")
+
+
+# ---------------------------------------------------------------------------------------------- draw
+
+
+def test_draw_detections_outline_label_and_mask(tmp_path):
+    from PIL import Image
+
+    from tfzoo.vision.detection.draw import draw_detections, predictions_to_json, save_png, side_by_side
+
+    grey = np.full((64, 64, 3), 100, np.uint8)
+    box = [[0.25, 0.25, 0.75, 0.75]]  # pixels 16..47
+    out = draw_detections(grey, box, [1], NAMES, scores=[0.93])
+    assert out.shape == grey.shape and out.dtype == np.uint8
+    changed = np.any(out != grey, axis=-1)
+    assert changed[47, 16:48].all() and changed[20:48, 16].all() and changed[20:48, 47].all()  # outline
+    assert not changed[30:40, 20:44].any() and not changed[50:, :].any()  # inside and below stay
+    assert changed[:16, 16:40].any()  # the "square 0.93" label above the box
+    mask = np.zeros((1, 64, 64), np.uint8)
+    mask[0, 30:40, 30:40] = 1
+    blended = draw_detections(grey, box, [1], NAMES, masks=mask)
+    assert np.all(blended[30:40, 30:40] != grey[30:40, 30:40]) and np.all(blended[20:28, 20:28] == 100)
+    # Padding rows (class 0) are not drawn.
+    assert np.array_equal(draw_detections(grey, box, [0], NAMES), grey)
+
+    pair = side_by_side(grey, out[:50])
+    assert pair.shape == (64, 64 + 4 + 64, 3)
+    path = save_png(tmp_path / "sub" / "x.png", pair)
+    assert np.array_equal(np.asarray(Image.open(path)), pair)
+
+    det = {"boxes": np.array([[0.1, 0.2, 0.5, 0.6], [0.0, 0.0, 0.0, 0.0]]), "scores": [0.5, 0.0],
+           "classes": [2, 0], "num": 2, "masks": mask.repeat(2, 0)}
+    js = predictions_to_json(det, NAMES, height=100, width=200)
+    assert js == [{"class_id": 2, "class": "circle", "score": 0.5, "box": [40.0, 10.0, 120.0, 50.0],
+                   "box_normalized": [0.1, 0.2, 0.5, 0.6], "mask_area": 100}]
