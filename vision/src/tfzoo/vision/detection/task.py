@@ -32,6 +32,7 @@ from tfzoo.vision.detection.dataset import DetectionData, load_detection
 
 # How many validation images plots/<split>_examples.png shows (ground truth left, prediction right).
 FIGURE_EXAMPLES = 4
+FIGURE_SIZE = 256  # images smaller than this are enlarged by an integer factor in that figure
 
 
 def to_model_images(images: tf.Tensor, size: int) -> tf.Tensor:
@@ -217,11 +218,14 @@ class DetectorTask(Task):
 
         rows = []
         for example, found in list(zip(det.examples, detections))[:FIGURE_EXAMPLES]:
+            # Small images (64-px shapes) are enlarged so labels stay readable; boxes are normalised.
+            k = max(1, FIGURE_SIZE // max(example.height, example.width))
+            image = _enlarge(example.image, k, image=True)
             keep = ~example.ignore
-            truth = draw.draw_detections(example.image, example.boxes[keep], example.classes[keep], names,
-                                         masks=None if example.masks is None else example.masks[keep])
-            predicted = draw.draw_detections(example.image, found["boxes"], found["classes"], names,
-                                             scores=found["scores"], masks=found.get("masks"))
+            truth = draw.draw_detections(image, example.boxes[keep], example.classes[keep], names,
+                                         masks=None if example.masks is None else _enlarge(example.masks[keep], k))
+            predicted = draw.draw_detections(image, found["boxes"], found["classes"], names, scores=found["scores"],
+                                             masks=None if "masks" not in found else _enlarge(found["masks"], k))
             rows.append(draw.side_by_side(truth, predicted))
         if not rows:
             return None
@@ -281,6 +285,12 @@ class DetectorTask(Task):
             return result
 
         return serve
+
+
+def _enlarge(array: np.ndarray, k: int, *, image: bool = False) -> np.ndarray:
+    """Nearest-neighbour enlargement of an image [H, W, 3] or of masks [n, H, W] by an integer factor."""
+    rows, cols = (0, 1) if image else (1, 2)
+    return array if k == 1 else np.repeat(np.repeat(array, k, axis=rows), k, axis=cols)
 
 
 def _masks_to_image(masks: np.ndarray, height: int, width: int) -> np.ndarray:
