@@ -1,0 +1,158 @@
+"""vision.transfer: pretrain, weights from a run and from a file, frozen and unfrozen blocks, data, CLI, errors.
+
+One tiny pretraining run (mobilenet_v2 alpha 0.35 at 32 px, 2 steps) is shared by the module.
+"""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfzoo.common import config as cfg
+from tfzoo.common.cli import open_run
+from tfzoo.common.testing import run_cli, smoke_test_task
+from tfzoo.common.train import Trainer
+from tfzoo.vision.transfer.config import TransferConfig
+from tfzoo.vision.transfer.model import blocks, inner_backbone, top_layers
+from tfzoo.vision.transfer.task import Transfer
+
+
+def _image_folder(root, *, classes=("cat", "dog"), per_class=12, size=(20, 16)):
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+            pixels[..., c] = 255  # a learnable colour cue per class
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    run = tmp_path_factory.mktemp("transfer") / "pretrain"
+    code, out, err = run_cli("train", "vision.transfer", "--tiny", "--run-dir", str(run),
+                             "--set", "mode=pretrain", "--set", "train.steps=2")
+    assert code == 0, err
+    trainer = open_run(str(run))
+    weights = [w.copy() for w in inner_backbone(trainer.models["model"]).get_weights()]
+    return {"run": run, "trainer": trainer, "weights": weights}
+
+
+def test_pretrain_run_trains_everything(pretrained):
+    info = json.loads((pretrained["run"] / "info.json").read_text())
+    assert info["input_shape"] == [32, 32, 3] and info["class_names"] == [str(i) for i in range(10)]
+    config = pretrained["trainer"].config
+    assert config.mode == "pretrain" and config.data_spec == "mnist-5k"
+    stages = {json.loads(line)["stage"] for line in (pretrained["run"] / "metrics.jsonl").read_text().splitlines()}
+    assert stages == {"all"}
+
+
+def test_finetune_from_run_copies_backbone_and_head_stage_keeps_it(pretrained, tmp_path):
+    """CLI smoke (train, evaluate, predict, .keras round trip) of a head-only fine-tune from `run:`."""
+    grey = tmp_path / "digit.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(grey)
+    result = smoke_test_task("vision.transfer", tmp_path / "fine", predict_inputs=[str(grey)],
+                             sets=[f"weights=run:{pretrained['run']}", "stages=head"])
+    trainer = result["trainer"]
+    assert trainer.config.data_spec == "digits-8x8"
+    assert json.loads((tmp_path / "fine/info.json").read_text())["weights"].startswith("run:")
+    backbone = inner_backbone(trainer.models["model"])
+    for got, want in zip(backbone.get_weights(), pretrained["weights"], strict=True):
+        np.testing.assert_array_equal(got, want)  # copied, then untouched by the head stage (BN stats too)
+    assert not any(layer.trainable for layer in backbone.layers)
+    top = result["predictions"][0]["top_k"]
+    assert len(top) == 3 and {p["label"] for p in top} <= {str(i) for i in range(10)}
+
+
+def test_unfreeze_changes_only_the_top_blocks_from_a_weights_file(pretrained, tmp_path):
+    """Weights from a `file:` saved here; `folder:` data; head then unfreeze of the top 2 blocks."""
+    path = tmp_path / "mobilenet_v2_035_notop.weights.h5"
+    inner_backbone(pretrained["trainer"].models["model"]).save_weights(str(path))
+    folder = _image_folder(tmp_path / "pets")
+    config = replace(TransferConfig.tiny(), data=f"folder:{folder}", weights=str(path), unfreeze_blocks=2,
+                     train=replace(TransferConfig.tiny().train, steps=2, batch_size=8, eval_every=100, ckpt_every=100))
+    trainer = Trainer(task=Transfer(), config=config, run_dir=tmp_path / "run", verbose=False)
+    trainer.fit()
+    stages = [json.loads(line)["stage"] for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert stages[:2] == ["head", "unfreeze"]
+    backbone = inner_backbone(trainer.models["model"])
+    top = {id(layer) for layer in top_layers(backbone, "mobilenet_v2", 2)}
+    assert len(blocks(backbone, "mobilenet_v2")) == 18  # stem, expanded_conv, block_1 .. block_16
+    start = dict(zip([w.path for w in backbone.weights], pretrained["weights"], strict=True))
+    changed_top = 0
+    for layer in backbone.layers:
+        for weight in layer.weights:
+            same = np.array_equal(np.asarray(weight), start[weight.path])
+            if id(layer) not in top or not weight.trainable:
+                assert same, f"{weight.path} moved but is outside the top blocks or a BN statistic"
+            else:
+                changed_top += not same
+    assert changed_top > 0
+    assert trainer.info["class_names"] == ["cat", "dog"]
+
+
+def test_tfrecord_data_is_rgb_at_the_backbone_minimum(tmp_path):
+    from tfzoo.common.data import convert_folder
+
+    folder = _image_folder(tmp_path / "pets")
+    convert_folder(folder, tmp_path / "shards", shards=2, val=4)
+    task = Transfer()
+    config = replace(TransferConfig.tiny(), data=f"tfrecord:{tmp_path}/shards/*.tfrecord", image_size=0)
+    train = task.data(config, "train")
+    info = task.data_info(config, train)
+    assert info["input_shape"] == [32, 32, 3] and info["class_names"] == ["cat", "dog"]
+    image, label = task.eval_map(config, info, next(iter(train.dataset)))
+    assert image.shape == (32, 32, 3) and 0.0 <= float(np.min(image)) and float(np.max(image)) <= 1.0
+    inception = replace(config, backbone="inception_v3")
+    assert task.data_info(inception, train)["input_shape"] == [75, 75, 3]
+
+
+@pytest.mark.parametrize("sets, needle", [
+    (["weights=/no/such/weights.h5"], "weights=file:/no/such/weights.h5: no such file"),
+    (["weights=run:/no/such/run"], "not a tfzoo run"),
+    (["backbone=alexnet"], "unknown backbone 'alexnet'"),
+    (["image_size=16"], "below mobilenet_v2's minimum of 32"),
+    (["stages=head,thaw"], "stages=head,thaw"),
+])
+def test_bad_settings_are_one_line_errors(tmp_path, sets, needle):
+    args = [a for s in sets for a in ("--set", s)]
+    code, _, err = run_cli("train", "vision.transfer", "--tiny", "--run-dir", str(tmp_path / "run"), *args)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_wrong_weights_file_is_one_line(tmp_path):
+    bad = tmp_path / "not_weights.h5"
+    bad.write_text("hello")
+    code, _, err = run_cli("train", "vision.transfer", "--tiny", "--run-dir", str(tmp_path / "run"),
+                           "--set", f"weights={bad}")
+    assert code == 2 and "not Keras weights for mobilenet_v2" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_config_round_trips_and_tiny_is_small():
+    config = cfg.override(TransferConfig.tiny(), {"stages": "head", "weights": "run:x", "unfreeze_blocks": "3"})
+    assert config.stages == ("head",) and config.unfreeze_blocks == 3
+    assert Transfer().stages(TransferConfig.tiny())[0].name == "head"
+    assert [s.steps for s in Transfer().stages(TransferConfig.tiny())] == [2, 2]
+
+
+@pytest.mark.slow
+def test_transfer_beats_scratch_at_5_percent_labels(tmp_path):
+    """Pretrain on mnist-5k, fine-tune on 5% of digits-8x8: better test accuracy than training from scratch."""
+    base = replace(TransferConfig(), image_size=32)
+    steps = replace(base.train, steps=600, batch_size=64, eval_every=10**6, ckpt_every=10**6, log_every=100)
+    pre = Trainer(task=Transfer(), config=replace(base, mode="pretrain", train=steps),
+                  run_dir=tmp_path / "pre", verbose=False)
+    pre.fit()
+    few = replace(steps, steps=300, batch_size=32)
+    scores = {}
+    for name, config in {
+        "scratch": replace(base, mode="pretrain", data="digits-8x8", train_fraction=0.05, train=few),
+        "transfer": replace(base, weights=f"run:{tmp_path / 'pre'}", train_fraction=0.05, train=few),
+    }.items():
+        trainer = Trainer(task=Transfer(), config=config, run_dir=tmp_path / name, verbose=False)
+        trainer.fit()
+        scores[name] = float(trainer.evaluate(trainer.task.data(config, "test"))["accuracy"])
+    assert scores["transfer"] > scores["scratch"] + 0.02, scores
