@@ -2,6 +2,7 @@
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +135,66 @@ def test_model_output_matches_the_default_boxes(backbone):
     model = build_model(config, num_classes=3)
     out = model(tf.zeros((2, 64, 64, 3)), training=False)
     assert out.shape == (2, len(ssd_anchors.anchors_for(config)), 4 + 4)
+
+
+def test_background_prior_and_bn_momentum():
+    config = SSDConfig.tiny()
+    model = build_model(config, num_classes=3)
+    probs = tf.nn.softmax(model(tf.zeros((1, 64, 64, 3)), training=False)[..., 4:]).numpy()
+    # Untrained heads start near P(background) = 0.99 (the conv kernels add a little noise).
+    assert np.median(probs[..., 0]) > 0.9
+    bns = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    assert bns and all(layer.momentum == config.bn_momentum for layer in bns)
+
+
+# ----- the task end to end -----------------------------------------------------------------------------------
+def _png(path, size=64, seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (size, size + 16, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def test_smoke_train_evaluate_predict_save_load(tmp_path):
+    from tfzoo.common.testing import smoke_test_task
+
+    result = smoke_test_task("vision.ssd", tmp_path / "run", predict_inputs=[_png(tmp_path / "a.png")])
+    evaluation = result["evaluation"]
+    assert 0.0 <= evaluation["map50"] <= 1.0 and math.isfinite(evaluation["loss"])
+    assert {"cls", "loc", "coco_ap"} <= set(evaluation)
+    prediction = result["predictions"][0]
+    assert Path(prediction["overlay"]).is_file() and isinstance(prediction["detections"], list)
+    trainer = result["trainer"]
+    serve = trainer.task.serving_function(trainer.config, trainer.models, trainer.info)
+    out = serve(tf.zeros((2, 50, 70, 3), tf.uint8))
+    assert out["detection_boxes"].shape[0] == 2 and out["detection_boxes"].shape[-1] == 4
+    assert out["num_detections"].shape == (2,)
+
+
+def test_cli_bad_backbone_and_size_are_one_line_errors(tmp_path):
+    from tfzoo.common.testing import run_cli
+
+    code, _, err = run_cli("train", "vision.ssd", "--tiny", "--run-dir", str(tmp_path / "a"),
+                           "--set", "backbone=vgg")
+    assert code != 0 and "unknown backbone 'vgg'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("train", "vision.ssd", "--tiny", "--run-dir", str(tmp_path / "b"),
+                           "--set", "image_size=72")
+    assert code != 0 and "divisible by the largest stride 64" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_learns_shapes_map50_on_a_small_budget(tmp_path):
+    """Trained from scratch on 128-px shapes for a short CPU budget: mAP@0.5 >= 0.5 on 100 val images."""
+    from tfzoo.common.testing import run_cli
+
+    code, _, err = run_cli("train", "vision.ssd", "--run-dir", str(tmp_path / "run"), "--set", "train.steps=400",
+                           "--set", "train.batch_size=16", "--set", "alpha=0.25", "--set", "depth=1",
+                           "--set", "val_count=100", "--set", "train.eval_every=1000",
+                           "--set", "optim.decay_steps=400")
+    assert code == 0, err
+    code, out, err = run_cli("evaluate", str(tmp_path / "run"), "--split", "val")
+    assert code == 0, err
+    import json
+
+    assert json.loads(out.strip().splitlines()[-1])["map50"] >= 0.5

@@ -10,8 +10,13 @@ from tfzoo.common.train import TrainConfig
 class SSDConfig:
     """SSD with a MobileNet-like backbone (the family of 实例87's SSD-MobileNet), trained from scratch."""
 
-    data: str = "shapes"
+    data: str = "shapes"  # shapes | coco:JSON[@IMGDIR] | coco:TRAIN.json,VAL.json | voc:DIR
     image_size: int = 128
+    data_seed: int = 0  # which shapes images (independent of train.seed)
+    train_count: int | None = None  # None: the loader's default (500 / 200 / 200 for shapes)
+    val_count: int | None = None
+    test_count: int | None = None
+    on_error: str = "raise"  # raise | skip (bad annotations)
     # backbone
     backbone: str = "mobilenet"  # mobilenet | mobilenetv2 (keras.applications, weights=None)
     alpha: float = 0.5  # width multiplier
@@ -19,6 +24,8 @@ class SSDConfig:
     # feature maps: strides 8, 16, 32 from the backbone, then extra stride-2 layers up to `num_maps`
     num_maps: int = 5  # 4..6; the largest stride, 2**(num_maps + 2), must divide image_size
     extra_channels: int = 128  # width of the extra layers (before alpha)
+    bn_momentum: float = 0.9  # Keras' 0.99 leaves evaluation statistics stale on short CPU schedules
+    background_prior: float = 0.99  # initial P(background) of every default box
     head_channels: int = 0  # 0: heads are one 3×3 conv on each map; >0 adds a 3×3 conv of that width first
     # default boxes
     min_scale: float = 0.2
@@ -58,6 +65,9 @@ class SSDConfig:
             num_maps=4,
             extra_channels=32,
             max_instances=8,
+            train_count=16,
+            val_count=8,
+            test_count=8,
             train=replace(base.train, steps=3, batch_size=4, eval_every=2, ckpt_every=2, log_every=1,
                           eval_batches=2),
             optim=replace(base.optim, decay_steps=3, warmup_steps=0),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
+import numpy as np
 
 from tfzoo.vision.backbones_mobilenet import _width, backbone_features, conv_bn_act
 from tfzoo.vision.ssd.anchors import boxes_per_cell, feature_sizes
@@ -36,4 +39,25 @@ def build_model(config, *, num_classes: int) -> keras.Model:
     loc = keras.layers.Concatenate(axis=1, name="loc")(locs)
     cls = keras.layers.Concatenate(axis=1, name="cls")(logits)
     out = keras.layers.Concatenate(axis=-1, name="ssd")([loc, cls])
-    return keras.Model(images, out, name=f"ssd_{config.backbone}")
+    model = keras.Model(images, out, name=f"ssd_{config.backbone}")
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            # Keras' 0.99 (MobileNetV2: 0.999) lags far behind the weights over a few thousand CPU steps, and
+            # evaluation then runs on stale statistics; the momentum is saved in each layer's config.
+            layer.momentum = config.bn_momentum
+    prior = math.log(config.background_prior * num_classes / (1.0 - config.background_prior))
+    for k in range(len(sizes)):
+        # Start every default box at P(background) = background_prior (the focal-loss paper's prior trick):
+        # the first steps then learn objects instead of unlearning a uniform guess on ~99% background boxes.
+        layer = model.get_layer(f"cls{k + 1}")
+        bias = np.zeros((n, num_classes + 1), np.float32)
+        bias[:, 0] = prior
+        layer.bias.assign(bias.reshape(-1))
+    return model
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)

@@ -26,6 +26,7 @@ class SSD(DetectorTask):
     description = "SSD detection: MobileNet-like backbone, default boxes on 4-6 maps, 3:1 hard-negative mining"
     data_specs = ("shapes (default)", "coco:JSON[@IMGDIR]", "voc:DIR")
     monitor = "loss"
+    uses_masks = False  # boxes only: the pipeline carries no M x S x S masks
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,7 +51,7 @@ class SSD(DetectorTask):
 
     def train_map(self, config: SSDConfig, info: dict[str, Any], example, seed):
         # SSD's accuracy depends on augmentation (Liu et al. §3.6): zoom in (crop), zoom out (expand), flip, colour.
-        features = {k: example[k] for k in ("image", "boxes", "classes", "num")}
+        features = {k: example[k] for k in ("image", "boxes", "classes")}  # no "num": unused here
         features = augment.augment(features, seed=tf.cast(seed, tf.int32), flip=config.flip,
                                    crop_prob=config.crop_prob, expand_prob=config.expand_prob,
                                    colour=config.colour_jitter)
