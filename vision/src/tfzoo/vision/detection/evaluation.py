@@ -339,8 +339,9 @@ def plot_pr(curves: dict, class_names, path, *, dashed: dict | None = None) -> P
             if len(recall) == 0:
                 continue
             label = f"{class_names[c]}{suffix} AP {voc_ap(recall, precision):.3f}"
+            # One colour per class, so a class's box (solid) and mask (dashed) curves pair up.
             ax.step(np.concatenate([[0.0], recall]), np.concatenate([[1.0], precision]), style, where="post",
-                    label=label)
+                    color=f"C{(c - 1) % 10}", label=label)
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.01), title="precision-recall (IoU 0.5)")
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
