@@ -213,11 +213,11 @@ def test_heads_stage_freezes_the_backbone(detector):
 
 def test_detect_evaluate_predict_and_reload(tiny_run, tmp_path):
     import keras
+    from PIL import Image
 
     from tfzoo.common.cli import open_run
     from tfzoo.common.export import export
     from tfzoo.common.testing.smoke import run_cli
-    from PIL import Image
 
     trainer = open_run(str(tiny_run))
     config = trainer.config

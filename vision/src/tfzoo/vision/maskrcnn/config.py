@@ -30,7 +30,12 @@ class MaskRCNNConfig:
     """
 
     data: str = "shapes"
+    data_seed: int = 0  # which shapes images (independent of train.seed)
+    train_count: int | None = None  # None: the loader's default (500 / 200 / 200 for shapes)
+    val_count: int | None = None
+    test_count: int | None = None
     image_size: int = 128
+    flip: bool = True  # random horizontal flips of image, boxes and masks
     max_instances: int = 100  # GT per image, padded (matterport MAX_GT_INSTANCES)
     # backbone
     backbone: str = "resnet18"  # resnet18 | resnet50 | resnet101
@@ -82,6 +87,9 @@ class MaskRCNNConfig:
         return replace(
             base,
             image_size=64,
+            train_count=8,
+            val_count=4,
+            test_count=4,
             width=0.25,
             fpn_channels=16,
             rpn_conv=16,

@@ -18,6 +18,7 @@ from tfzoo.common.errors import ConfigError
 from tfzoo.common.optim import build_optimizer, clip_gradients
 from tfzoo.common.task import Stage, TrainState
 from tfzoo.vision.backbones_resnet import BACKBONES, LARGEST_STRIDE
+from tfzoo.vision.detection.augment import random_flip
 from tfzoo.vision.detection.task import DetectorTask
 from tfzoo.vision.maskrcnn.anchors import pyramid_anchors
 from tfzoo.vision.maskrcnn.config import STAGE_LAYERS, MaskRCNNConfig
@@ -77,7 +78,12 @@ class MaskRCNN(DetectorTask):
         return image, targets
 
     def train_map(self, config: MaskRCNNConfig, info: dict[str, Any], example, seed):
-        return self._targets(config, example, tf.cast(seed, tf.int64))
+        seed = tf.cast(seed, tf.int64)
+        if config.flip:
+            image, boxes, masks = random_flip(example["image"], example["boxes"], example["masks"], seed=seed)
+            example = {**example, "image": image, "boxes": boxes, "masks": masks}
+        # A fresh anchor sample every time the example is seen (the flip used `seed` itself).
+        return self._targets(config, example, tf.random.experimental.stateless_fold_in(seed, 1))
 
     def eval_map(self, config: MaskRCNNConfig, info: dict[str, Any], example):
         # A fixed seed: the validation losses sample the same anchors every evaluation.

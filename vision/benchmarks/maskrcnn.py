@@ -1,0 +1,179 @@
+"""vision.mask-rcnn on shapes: mask and box mAP@0.5, COCO AP, final losses, inference speed, step time.
+
+One run, one process: the default `vision.mask-rcnn` config (ResNet-18-FPN at width 0.5, FPN 128,
+SGD 0.01 momentum 0.9 clipnorm 5, one `all` stage) trains from scratch with the tfzoo Trainer on the
+500 generated `shapes` training images at 128 px and is scored once on the 200 validation images
+through the task's own `evaluate` hook: per-image mean AP@0.5 on mask IoU (matterport's `compute_ap`,
+the book's metric, S4 L676-L711, here on 200 images, not 10), dataset-level mask and box mAP@0.5, and
+COCO segm/bbox AP through pycocotools. The five final losses (the last training log window and the
+whole val split) are set beside the book's epoch-2 table (S4 L602-L611), which came from
+COCO-pretrained ResNet-101 weights; these numbers come from scratch.
+
+Speed, in the same process:
+- inference: `task.detect` (backbone, RPN, proposals, heads, NMS, masks pasted at 128 px) compiled,
+  batches of 8 val images, images/s over the whole split after one untimed warm-up pass;
+- step time: the trainer's per-step wall time (median over its log windows, the first, which holds
+  tracing, left out) against a bare `@tf.function` GradientTape loop over the same pipeline, model and
+  losses. The bare loop runs after training, so the two see different moments of a shared machine.
+
+    python -c "import maskrcnn; print(maskrcnn.run(quick=True))"     # from vision/benchmarks
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from tfzoo.common.bench import load_average
+from tfzoo.common.logging import MetricsLog
+from tfzoo.common.train import Trainer
+from tfzoo.vision.maskrcnn.config import MaskRCNNConfig
+from tfzoo.vision.maskrcnn.losses import LOSS_NAMES, compute_losses
+from tfzoo.vision.maskrcnn.task import MaskRCNN
+
+GOAL = 0.95
+FULL = {"steps": 6000, "batch": 8, "bare_steps": 60, "window": 50}
+QUICK = {"steps": 60, "batch": 4, "bare_steps": 20, "window": 10}
+BOOK = {  # S4 L602-L611, epoch 2 (COCO-pretrained ResNet-101)
+    "train": {"loss": 0.978, "rpn_class": 0.017, "rpn_bbox": 0.432, "mrcnn_class": 0.211, "mrcnn_bbox": 0.169,
+              "mrcnn_mask": 0.150},
+    "val": {"loss": 0.980, "rpn_class": 0.017, "rpn_bbox": 0.526, "mrcnn_class": 0.123, "mrcnn_bbox": 0.154,
+            "mrcnn_mask": 0.160},
+}
+
+
+def recipe(steps: int, batch: int, window: int) -> MaskRCNNConfig:
+    """The benchmark config: the task defaults with the step budget."""
+    base = MaskRCNNConfig()
+    train = replace(base.train, steps=steps, batch_size=batch, seed=0, log_every=window, eval_every=steps,
+                    ckpt_every=10**9, eval_batches=0)
+    return replace(base, train=train)
+
+
+def _median(windows: list[float]) -> float:
+    return statistics.median(windows[1:] or windows)
+
+
+def bare_loop_step_seconds(task: MaskRCNN, config: MaskRCNNConfig, info: dict, steps: int, window: int) -> float:
+    """Median per-step seconds of a plain tf.function loop on the trainer's pipeline, model and losses."""
+    keras.utils.set_random_seed(1)
+    models = task.build_models(config, info)
+    model = models["model"]
+    optimizer = task.build_optimizers(config, models, total_steps=steps)["model"]
+    data = task.data(config, "train")
+    ds = data.dataset.shuffle(data.size, seed=1).repeat().enumerate()
+    ds = ds.map(lambda i, ex: task.train_map(config, info, ex, tf.stack([tf.constant(1, tf.int64), i])),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(config.train.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    @tf.function
+    def step(images, targets, seed):
+        with tf.GradientTape() as tape:
+            terms = compute_losses(model, config, {"image": images, **targets}, seed, training=True)
+            loss = tf.add_n(list(terms.values()))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    windows, start = [], time.perf_counter()
+    for n, (images, targets) in enumerate(ds.take(steps), start=1):
+        step(images, targets, tf.constant([0, n], tf.int64)).numpy()
+        if n % window == 0:
+            windows.append((time.perf_counter() - start) / window)
+            start = time.perf_counter()
+    return _median(windows)
+
+
+def inference_images_per_second(task: MaskRCNN, trainer: Trainer, batch: int = 8) -> tuple[float, int]:
+    config, info, models = trainer.config, trainer.info, trainer.models
+    data = task.data(config, "val")
+    batches = [tf.cast(ex["image"], tf.float32) / 255.0 for ex in data.dataset.batch(batch)]
+    detect = tf.function(lambda images: task.detect(models, config, info, images))
+    for x in batches[:1] + batches[-1:]:  # warm-up: tracing for the full and the last partial batch
+        detect(x)["num"].numpy()
+    start = time.perf_counter()
+    count = 0
+    for x in batches:
+        detect(x)["num"].numpy()
+        count += int(x.shape[0])
+    return count / (time.perf_counter() - start), count
+
+
+def run(quick: bool = False) -> str:
+    """Train, score and time; returns the markdown block."""
+    sizes = QUICK if quick else FULL
+    config = recipe(sizes["steps"], sizes["batch"], sizes["window"])
+    task = MaskRCNN()
+    load_start = load_average()
+    with tempfile.TemporaryDirectory(prefix="tfzoo-bench-maskrcnn-") as tmp:
+        trainer = Trainer(task=task, config=config, run_dir=Path(tmp) / "run", verbose=False)
+        start = time.perf_counter()
+        trainer.fit()
+        train_seconds = time.perf_counter() - start
+        records = MetricsLog(trainer.run.metrics).read()
+        train_records = [r for r in records if r.get("split") == "train"]
+        windows = [config.train.batch_size / r["samples_per_sec"] for r in train_records if "samples_per_sec" in r]
+        trainer_step = _median(windows)
+        final_train = train_records[-1]
+        final_val = {k: float(v) for k, v in trainer.evaluate(task.data(config, "val")).items()}
+        start = time.perf_counter()
+        report = task.after_evaluate(trainer, "val", {})
+        eval_seconds = time.perf_counter() - start
+        images_per_second, val_count = inference_images_per_second(task, trainer)
+        bare_step = bare_loop_step_seconds(task, config, trainer.info, sizes["bare_steps"], sizes["window"])
+        train_size = task.data(config, "train").size
+        params = trainer.models["model"].count_params()
+    load_end = load_average()
+    per_image = float(report["per_image_mask_ap50"])
+    verdict = "meets" if per_image >= GOAL else "misses"
+    steps, batch = config.train.steps, config.train.batch_size
+    load = f"{load_start:.1f} -> {load_end:.1f}" if load_start is not None and load_end is not None else "n/a"
+
+    def get(key: str) -> str:
+        value = report.get(key)
+        return "n/a" if value is None else f"{float(value):.3f}"
+
+    columns = ("loss", *LOSS_NAMES)
+    lines = [
+        "### vision.mask-rcnn on shapes (from scratch)" + (" — quick sanity run, not a benchmark" if quick else ""),
+        "",
+        f"Default config (`{config.backbone}` width {config.width}, FPN {config.fpn_channels}, RPN conv "
+        f"{config.rpn_conv}, FC {config.fc_units}, mask head {config.mask_channels}; {params:,} parameters), "
+        f"{config.image_size} px, {train_size} training images, {steps} steps of batch {batch} "
+        f"({steps * batch / train_size:.1f} epochs), stages {list(config.stages)}, SGD {config.optim.lr:g} "
+        f"momentum {config.optim.momentum:g} clipnorm {config.optim.clip_norm:g}. CPU budget: "
+        f"{train_seconds / 60:.1f} min of training on this machine (load average {load}).",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| per-image mean AP@0.5 on mask IoU, {val_count} val images (goal >= {GOAL:.2f}) | {per_image:.3f} "
+        f"({verdict} the goal) |",
+        f"| dataset-level mask mAP@0.5 / box mAP@0.5 | {get('mask_map50')} / {get('map50')} |",
+        f"| COCO segm AP@[.5:.95] / bbox AP@[.5:.95] (pycocotools) | {get('mask_coco_ap')} / {get('coco_ap')} |",
+        f"| inference (backbone to pasted masks), batch 8 | {images_per_second:.1f} images/s |",
+        f"| step time, tfzoo Trainer / bare tf.function loop (same model and losses) | {trainer_step / bare_step:.2f} |",
+        f"| evaluation of the val split (detect + mAP + COCO AP + figures) | {eval_seconds:.0f} s |",
+        "",
+        "Final losses beside the book's epoch 2 (book: COCO-pretrained ResNet-101; here: from scratch):",
+        "",
+        "| | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+        "| train, book | " + " | ".join(f"{BOOK['train'][c]:.3f}" for c in columns) + " |",
+        "| train, tfzoo (last log window) | " + " | ".join(f"{float(final_train[c]):.3f}" for c in columns) + " |",
+        "| val, book | " + " | ".join(f"{BOOK['val'][c]:.3f}" for c in columns) + " |",
+        f"| val, tfzoo ({val_count} images) | " + " | ".join(f"{final_val[c]:.3f}" for c in columns) + " |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(run(quick="--quick" in sys.argv))
