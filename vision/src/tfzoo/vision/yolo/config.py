@@ -23,6 +23,10 @@ class YOLOConfig:
     data: str = "shapes"
     image_size: int = 128  # square input; must be a multiple of the largest stride, 32
     max_instances: int = 100
+    # images per split (None: the loader's defaults, 500 / 200 / 200 for shapes)
+    train_count: int | None = None
+    val_count: int | None = None
+    test_count: int | None = None
     # anchors: 9 from k-means (1 - IoU) on the training boxes, 3 per scale, stored in info.json
     # loss
     box_loss: str = "giou"  # giou | xywh (BCE on the cell offset plus squared error on log-size)
@@ -36,7 +40,8 @@ class YOLOConfig:
     max_detections: int = 100
     # augmentation (training only)
     flip: bool = True
-    colour_jitter: float = 0.1  # max brightness shift; 0 = off
+    crop_prob: float = 0.5  # box-consistent random crop (min scale 0.5, boxes kept if >= 50 % visible)
+    colour: bool = True  # brightness / contrast / saturation / hue jitter
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=3000, batch_size=16, log_every=50, eval_every=500, ckpt_every=500))
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(
@@ -52,5 +57,9 @@ class YOLOConfig:
             depth=0.2,
             image_size=64,
             max_instances=10,
+            train_count=32,
+            val_count=8,
+            test_count=8,
             train=replace(base.train, steps=3, batch_size=4, eval_every=2, ckpt_every=2, log_every=1, eval_batches=2),
+            optim=replace(base.optim, decay_steps=3, warmup_steps=0),
         )

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfzoo.common.optim import clip_gradients
 from tfzoo.vision.detection import boxes as box_ops
+from tfzoo.vision.detection.augment import augment
 from tfzoo.vision.detection.task import DetectorTask
 from tfzoo.vision.yolo.config import YOLOConfig
 from tfzoo.vision.yolo.loss import yolo_loss
@@ -40,6 +41,7 @@ class YOLO(DetectorTask):
     description = "YOLOv3-style detection: Darknet-53-like backbone, 3 scales, k-means anchors, GIoU loss"
     data_specs = ("shapes (default)", "coco:JSON[@IMGDIR]", "voc:DIR")
     monitor = "loss"
+    uses_masks = False  # boxes only: the pipeline need not carry M x S x S mask bytes per image
 
     def __init__(self) -> None:
         super().__init__()
@@ -59,20 +61,13 @@ class YOLO(DetectorTask):
         return image, {"boxes": tf.cast(example["boxes"], tf.float32), "classes": tf.cast(example["classes"], tf.int32)}
 
     def train_map(self, config: YOLOConfig, info: dict[str, Any], example, seed):
-        image, targets = self.eval_map(config, info, example)
-        boxes, classes = targets["boxes"], targets["classes"]
-        seed = tf.cast(seed, tf.int32)
-        if config.flip:
-            flip = tf.random.stateless_uniform([], seed=seed) < 0.5
-            flipped = tf.stack([boxes[:, 0], 1.0 - boxes[:, 3], boxes[:, 2], 1.0 - boxes[:, 1]], axis=-1)
-            flipped *= tf.cast(classes > 0, tf.float32)[:, None]  # padding rows stay all-zero
-            image = tf.where(flip, image[:, ::-1, :], image)
-            boxes = tf.where(flip, flipped, boxes)
-        if config.colour_jitter > 0:
-            delta = tf.random.stateless_uniform([], seed=seed + 1, minval=-config.colour_jitter,
-                                                maxval=config.colour_jitter)
-            image = tf.clip_by_value(image + delta, 0.0, 1.0)
-        return image, {"boxes": boxes, "classes": classes}
+        # No masks (cropping M full-size masks would cost more than the image) and no "num": augment's crop
+        # cannot return a count without masks, and the loss reads padding from class 0 anyway.
+        features = {k: example[k] for k in ("image", "boxes", "classes")}
+        features = augment(features, seed=tf.cast(seed, tf.int32), flip=config.flip, crop_prob=config.crop_prob,
+                           colour=config.colour)
+        image = tf.ensure_shape(features["image"], example["image"].shape)  # the crop's resize loses it
+        return self.eval_map(config, info, {**features, "image": image})
 
     # ----- model -------------------------------------------------------------------
     def build_models(self, config: YOLOConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
