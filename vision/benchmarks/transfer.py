@@ -19,6 +19,7 @@ from pathlib import Path
 FULL = {"pretrain_steps": 1500, "steps": 400, "timing_steps": 30}
 QUICK = {"pretrain_steps": 20, "steps": 10, "timing_steps": 3}
 FRACTIONS = (0.05, 0.2, 1.0)
+BATCH = 32
 METHODS = {
     "scratch": "from scratch (random init, everything trains)",
     "head": "head only (pretrained backbone frozen)",
@@ -26,12 +27,11 @@ METHODS = {
 }
 
 
-def _configs(pretrain_dir: Path, steps: int, fraction: float):
+def _configs(pretrain_dir: Path, fraction: float):
     from tfzoo.vision.transfer.config import TransferConfig
 
     base = TransferConfig()
-    train = replace(base.train, steps=steps, batch_size=32, eval_every=10**9, ckpt_every=10**9, log_every=10**9)
-    common = dict(image_size=32, train_fraction=fraction, train=train, data="digits-8x8")
+    common = dict(image_size=32, train_fraction=fraction, data="digits-8x8")
     return {
         "scratch": replace(base, mode="pretrain", **common),
         "head": replace(base, weights=f"run:{pretrain_dir}", stages=("head",), **common),
@@ -40,52 +40,80 @@ def _configs(pretrain_dir: Path, steps: int, fraction: float):
     }
 
 
-def _fit_and_test(config, run_dir: Path) -> dict:
-    from tfzoo.common.train import Trainer
-    from tfzoo.vision.transfer.task import Transfer
+class Learner:
+    """One method's model, optimisers and compiled steps, reset to the same start for every label fraction.
 
-    trainer = Trainer(task=Transfer(), config=config, run_dir=run_dir, verbose=False)
-    start = time.perf_counter()
-    trainer.fit()
-    seconds = time.perf_counter() - start
-    test = trainer.task.data(config, "test")
-    train_size = trainer.task.data(config, "train").size
-    return {"accuracy": float(trainer.evaluate(test)["accuracy"]), "test_size": test.size,
-            "train_size": train_size, "seconds": seconds}
+    The steps are the task's own `train_step` (what the Trainer runs) in one `tf.function` per stage,
+    so each method is traced once, not once per fraction: tracing a MobileNetV2 step costs minutes
+    on the shared CPU, a training step a fraction of a second.
+    """
+
+    def __init__(self, config, info) -> None:
+        import tensorflow as tf
+
+        from tfzoo.common.task import TrainState
+        from tfzoo.vision.transfer.task import Transfer
+
+        self.task = Transfer()
+        self.task._fresh = True  # load the pretrained backbone, as a new training run does
+        self.models = self.task.build_models(config, info)
+        self.optimizers = self.task.build_optimizers(config, self.models, total_steps=1)
+        for name, optimizer in self.optimizers.items():
+            if name in self.models:
+                optimizer.build(self.models[name].trainable_variables)
+        self.start = [w.copy() for w in self.models["model"].get_weights()]
+        # Slots and counters back to their first values; the learning-rate variable keeps its own.
+        self.optimizer_start = [(v, v.numpy().copy()) for o in self.optimizers.values() for v in o.variables]
+        self.stages = self.task.stages(replace(config, train=replace(config.train, steps=2)))
+        self.steps = {}
+        for stage in self.stages:
+            state = TrainState(models=self.models, optimizers=self.optimizers, step=tf.Variable(0, dtype=tf.int64),
+                               config=config, info=info, global_batch_size=BATCH, extras={"stage": stage})
+            self.steps[stage.name] = tf.function(lambda batch, s=state: self.task.train_step(s, batch))
+        model = self.models["model"]
+        self.logits = tf.function(lambda x: model(x, training=False))
+
+    def reset(self) -> None:
+        self.models["model"].set_weights(self.start)
+        for variable, value in self.optimizer_start:
+            variable.assign(value)
+
+    def fit(self, batches, steps: int, head_fraction: float) -> None:
+        names = [s.name for s in self.stages]
+        switch = round(steps * head_fraction) if len(names) > 1 else steps
+        for i, batch in enumerate(batches.take(steps)):
+            self.steps[names[0] if i < switch else names[-1]](batch)
+
+    def accuracy(self, batches) -> float:
+        import numpy as np
+
+        right = total = 0
+        for x, y in batches:
+            right += int(np.sum(np.argmax(self.logits(x).numpy(), -1) == y.numpy()))
+            total += len(y)
+        return right / total
 
 
-def _step_ratio(config, steps: int) -> dict:
-    """Median step time of the head stage (frozen backbone) over the full step, interleaved."""
+def _batches(task, config, info, split: str, *, train: bool):
     import tensorflow as tf
 
-    from tfzoo.common.task import Stage, TrainState
-    from tfzoo.vision.transfer.task import Transfer
+    data = task.data(config, split)
+    ds = data.dataset
+    if train:
+        ds = ds.shuffle(data.size, seed=0).repeat()
+    ds = ds.map(lambda *ex: task.eval_map(config, info, ex), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(BATCH, drop_remainder=train).prefetch(tf.data.AUTOTUNE), data.size
 
-    task = Transfer()
-    data = task.data(config, "train")
-    info = task.data_info(config, data)
-    task._fresh = False  # random weights are as good as any for timing
-    batch = next(iter(data.dataset.map(lambda *ex: task.eval_map(config, info, ex)).batch(32)))
-    fns = {}
-    for name, mode in (("frozen", "finetune"), ("full", "pretrain")):
-        cfg = replace(config, mode=mode, stages=("head",))
-        models = task.build_models(cfg, info)
-        optimizers = task.build_optimizers(cfg, models, total_steps=steps)
-        state = TrainState(models=models, optimizers=optimizers, step=tf.Variable(0, dtype=tf.int64), config=cfg,
-                           info=info, global_batch_size=32,
-                           extras={"stage": Stage(name="head" if name == "frozen" else "all", steps=steps)})
-        fns[name] = (tf.function(lambda b, s=state: task.train_step(s, b)))
-    for fn in fns.values():  # trace and warm up
-        for _ in range(3):
-            fn(batch)["loss"].numpy()
-    times = {name: [] for name in fns}
+
+def _step_ratio(frozen, full, batch, steps: int) -> float:
+    """Median step time of the head stage (frozen backbone) over a full training step, interleaved."""
+    times: dict[str, list[float]] = {"frozen": [], "full": []}
     for _ in range(steps):
-        for name, fn in fns.items():
+        for name, fn in (("frozen", frozen), ("full", full)):
             start = time.perf_counter()
             fn(batch)["loss"].numpy()
             times[name].append(time.perf_counter() - start)
-    frozen, full = statistics.median(times["frozen"]), statistics.median(times["full"])
-    return {"ratio": frozen / full, "steps": steps}
+    return statistics.median(times["frozen"]) / statistics.median(times["full"])
 
 
 def run(quick: bool = False) -> str:
@@ -102,25 +130,39 @@ def run(quick: bool = False) -> str:
         pre_config = replace(base, mode="pretrain", image_size=32, train=replace(
             base.train, steps=budget["pretrain_steps"], batch_size=64, eval_every=10**9, ckpt_every=10**9,
             log_every=10**9))
-        print(f"  pretraining mobilenet_v2 on mnist-5k, {budget['pretrain_steps']} steps", flush=True)
+        print(f"  pretraining mobilenet_v2 on mnist-5k with the Trainer, {budget['pretrain_steps']} steps", flush=True)
         pre = Trainer(task=Transfer(), config=pre_config, run_dir=root / "pretrain", verbose=False)
         start = time.perf_counter()
         pre.fit()
         pre_seconds = time.perf_counter() - start
         pre_test = pre.task.data(pre_config, "test")
         pre_accuracy = float(pre.evaluate(pre_test)["accuracy"])
-        print(f"  mnist-5k test accuracy {pre_accuracy:.4f}", flush=True)
+        print(f"  mnist-5k test accuracy {pre_accuracy:.4f} ({pre_seconds / 60:.1f} min)", flush=True)
+
+        task = Transfer()
+        configs = {f: _configs(root / "pretrain", f) for f in FRACTIONS}
+        info = task.data_info(configs[1.0]["scratch"], task.data(configs[1.0]["scratch"], "train"))
+        learners = {m: Learner(c, info) for m, c in configs[1.0].items()}
+        test, test_size = _batches(task, configs[1.0]["scratch"], info, "test", train=False)
         results: dict[tuple[str, float], dict] = {}
         for fraction in FRACTIONS:
-            for method, config in _configs(root / "pretrain", budget["steps"], fraction).items():
-                r = results[method, fraction] = _fit_and_test(config, root / f"{method}-{fraction}")
+            for method, learner in learners.items():
+                config = configs[fraction][method]
+                batches, size = _batches(task, config, info, "train", train=True)
+                learner.reset()
+                start = time.perf_counter()
+                learner.fit(batches, budget["steps"], config.head_fraction)
+                r = results[method, fraction] = {"accuracy": learner.accuracy(test), "train_size": size,
+                                                 "test_size": test_size, "seconds": time.perf_counter() - start}
                 print(f"  {method:<9} {fraction:>4.0%}: test accuracy {r['accuracy']:.4f} "
-                      f"({r['train_size']} labels, {r['seconds']:.0f} s)", flush=True)
-        timing = _step_ratio(_configs(root / "pretrain", budget["steps"], 1.0)["head"], budget["timing_steps"])
-        print(f"  step time frozen / full: {timing['ratio']:.3f}", flush=True)
+                      f"({size} labels, {r['seconds']:.0f} s)", flush=True)
+        batch = next(iter(_batches(task, configs[1.0]["scratch"], info, "train", train=True)[0]))
+        ratio = _step_ratio(learners["head"].steps["head"], learners["scratch"].steps["all"], batch,
+                            budget["timing_steps"])
+        print(f"  step time frozen / full: {ratio:.3f}", flush=True)
     minutes = (time.perf_counter() - wall) / 60
     return block(results, pre_accuracy=pre_accuracy, pre_test=pre_test.size, pre_seconds=pre_seconds,
-                 timing=timing, budget=budget, minutes=minutes)
+                 timing={"ratio": ratio, "steps": budget["timing_steps"]}, budget=budget, minutes=minutes)
 
 
 def block(results: dict, *, pre_accuracy: float, pre_test: int, pre_seconds: float, timing: dict, budget: dict,
@@ -142,9 +184,11 @@ def block(results: dict, *, pre_accuracy: float, pre_test: int, pre_seconds: flo
         f"mode=pretrain` on mnist-5k, {budget['pretrain_steps']:,} steps × 64: **test accuracy "
         f"{pre_accuracy:.4f}** on its {pre_test} test images ({pre_seconds / 60:.1f} min). Target: digits-8x8 "
         f"(8×8 scikit-learn digits upsampled to 32 px, grey repeated to RGB), a fixed random {', '.join(f'{f:.0%}' for f in FRACTIONS)} "
-        f"of its training split; every cell is one run of {budget['steps']:,} steps × 32 with Adam 1e-3 "
+        f"of its training split; every cell is one run of {budget['steps']:,} steps × {BATCH} with Adam 1e-3 "
         f"(unfreeze: half head, half head + top 2 blocks at 1e-5; BN in inference mode when fine-tuning), "
-        f"scored once on the {test_size} test images (one error ≈ {1 / test_size:.4f}). Step time, head stage "
+        f"scored once on the {test_size} test images"
+        f" (each method's model is built once, its own `train_step` compiled once per stage, and reset to "
+        f"the same start for every fraction) (one error ≈ {1 / test_size:.4f}). Step time, head stage "
         f"(frozen backbone) ÷ full training step: **{timing['ratio']:.3f}** (median of {timing['steps']} "
         f"interleaved steps on one batch of 32). CPU budget: the whole block took {minutes:.0f} min on the "
         f"shared 2-core CPU (vision/benchmarks/transfer.py). Quoted anchors, not reproduced offline: slim's "

@@ -94,6 +94,24 @@ def test_unfreeze_changes_only_the_top_blocks_from_a_weights_file(pretrained, tm
     assert trainer.info["class_names"] == ["cat", "dog"]
 
 
+def test_legacy_h5_notop_file_loads_like_keras_imagenet_weights(pretrained, tmp_path):
+    """The format of Keras's downloadable *_notop.h5 files: strict topological load, else by name."""
+    import h5py
+    from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
+
+    from tfzoo.vision.transfer.model import build_model, load_initial_weights
+
+    path = tmp_path / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_32_no_top.h5"
+    with h5py.File(path, "w") as f:
+        save_weights_to_hdf5_group(f, inner_backbone(pretrained["trainer"].models["model"]))
+    config = replace(TransferConfig.tiny(), weights=f"file:{path}")
+    model = build_model(config, input_size=48, num_classes=3)  # another input size: conv weights still fit
+    note = load_initial_weights(model, config)
+    assert note["loaded"] == note["of"] == len(pretrained["weights"])
+    for got, want in zip(inner_backbone(model).get_weights(), pretrained["weights"], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_tfrecord_data_is_rgb_at_the_backbone_minimum(tmp_path):
     from tfzoo.common.data import convert_folder
 
