@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-FULL = {"pretrain_steps": 1500, "steps": 400, "timing_steps": 30}
+FULL = {"pretrain_steps": 1000, "steps": 300, "timing_steps": 20}
 QUICK = {"pretrain_steps": 20, "steps": 10, "timing_steps": 3}
 FRACTIONS = (0.05, 0.2, 1.0)
 BATCH = 32
@@ -69,7 +69,7 @@ class Learner:
         for stage in self.stages:
             state = TrainState(models=self.models, optimizers=self.optimizers, step=tf.Variable(0, dtype=tf.int64),
                                config=config, info=info, global_batch_size=BATCH, extras={"stage": stage})
-            self.steps[stage.name] = tf.function(lambda batch, s=state: self.task.train_step(s, batch))
+            self.steps[stage.name] = _compiled(self.task, state)
         model = self.models["model"]
         self.logits = tf.function(lambda x: model(x, training=False))
 
@@ -92,6 +92,12 @@ class Learner:
             right += int(np.sum(np.argmax(self.logits(x).numpy(), -1) == y.numpy()))
             total += len(y)
         return right / total
+
+
+def _compiled(task, state):
+    import tensorflow as tf
+
+    return tf.function(lambda batch: task.train_step(state, batch))
 
 
 def _batches(task, config, info, split: str, *, train: bool):
@@ -186,9 +192,9 @@ def block(results: dict, *, pre_accuracy: float, pre_test: int, pre_seconds: flo
         f"(8×8 scikit-learn digits upsampled to 32 px, grey repeated to RGB), a fixed random {', '.join(f'{f:.0%}' for f in FRACTIONS)} "
         f"of its training split; every cell is one run of {budget['steps']:,} steps × {BATCH} with Adam 1e-3 "
         f"(unfreeze: half head, half head + top 2 blocks at 1e-5; BN in inference mode when fine-tuning), "
-        f"scored once on the {test_size} test images"
-        f" (each method's model is built once, its own `train_step` compiled once per stage, and reset to "
-        f"the same start for every fraction) (one error ≈ {1 / test_size:.4f}). Step time, head stage "
+        f"scored once on the {test_size} test images "
+        f"(one error ≈ {1 / test_size:.4f}); each method's model is built once, its own `train_step` compiled "
+        f"once per stage and reset to the same start for every fraction. Step time, head stage "
         f"(frozen backbone) ÷ full training step: **{timing['ratio']:.3f}** (median of {timing['steps']} "
         f"interleaved steps on one batch of 32). CPU budget: the whole block took {minutes:.0f} min on the "
         f"shared 2-core CPU (vision/benchmarks/transfer.py). Quoted anchors, not reproduced offline: slim's "

@@ -123,6 +123,10 @@ def build_model(config: Any, *, input_size: int, num_classes: int) -> keras.Mode
     inputs = keras.Input(shape=(input_size, input_size, 3), dtype="float32", name="image")
     x = Preprocess(backbone=config.backbone, name="preprocess")(inputs)
     inner = application(config, input_size)
+    if config.bn_momentum:
+        for layer in inner.layers:
+            if isinstance(layer, L.BatchNormalization):
+                layer.momentum = config.bn_momentum
     x = Backbone(inner, inference=config.mode == "finetune", name="backbone")(x)
     x = L.GlobalAveragePooling2D(name="pool")(x)
     if config.dropout > 0:
