@@ -1,6 +1,6 @@
 """vision.mask-rcnn on shapes: mask and box mAP@0.5, COCO AP, final losses, inference speed, step time.
 
-One run, one process: the default `vision.mask-rcnn` config (ResNet-18-FPN at width 0.5, FPN 128,
+One run, one process: the default `vision.mask-rcnn` config (ResNet-18-FPN at width 0.5, FPN 128, mask head 64,
 SGD 0.01 momentum 0.9 clipnorm 5, one `all` stage) trains from scratch with the tfzoo Trainer on the
 500 generated `shapes` training images at 128 px and is scored once on the 200 validation images
 through the task's own `evaluate` hook: per-image mean AP@0.5 on mask IoU (matterport's `compute_ap`,
@@ -39,7 +39,7 @@ from tfzoo.vision.maskrcnn.task import MaskRCNN
 
 GOAL = 0.95
 FULL = {"steps": 6000, "batch": 8, "bare_steps": 60, "window": 50}
-QUICK = {"steps": 60, "batch": 4, "bare_steps": 20, "window": 10}
+QUICK = {"steps": 30, "batch": 4, "bare_steps": 20, "window": 10}
 BOOK = {  # S4 L602-L611, epoch 2 (COCO-pretrained ResNet-101)
     "train": {"loss": 0.978, "rpn_class": 0.017, "rpn_bbox": 0.432, "mrcnn_class": 0.211, "mrcnn_bbox": 0.169,
               "mrcnn_mask": 0.150},

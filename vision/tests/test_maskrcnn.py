@@ -253,7 +253,7 @@ def test_losses_fall_over_200_steps(tmp_path, detector):
 
     run_dir = tmp_path / "run"
     sets = ["train.steps=200", "train.batch_size=4", "train.log_every=20", "train.eval_every=200",
-            "stages=[\"all\"]", "image_size=64", "min_confidence=0.5"]
+            "stages=all", "train_count=64"]
     args = [a for s in sets for a in ("--set", s)]
     code, _, err = run_cli("train", "vision.mask-rcnn", "--tiny", "--run-dir", str(run_dir), *args)
     assert code == 0, err
