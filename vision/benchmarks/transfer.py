@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-FULL = {"pretrain_steps": 1000, "steps": 300, "timing_steps": 20}
+FULL = {"pretrain_steps": 600, "steps": 200, "timing_steps": 20}
 QUICK = {"pretrain_steps": 20, "steps": 10, "timing_steps": 3}
 FRACTIONS = (0.05, 0.2, 1.0)
 BATCH = 32
