@@ -166,3 +166,12 @@ def test_letterbox_round_trip():
     canvas, moved = B.letterbox(image, boxes, 64)
     assert canvas.shape == (64, 64, 3)
     np.testing.assert_allclose(B.unletterbox_boxes(moved.numpy(), 50, 100, 64), boxes, atol=1e-5)
+
+
+def test_augment_without_masks_keeps_the_instance_count():
+    """Box-only detectors (yolo, ssd) pass no masks; the crop must still return the instance count."""
+    features = {"image": tf.zeros([32, 32, 3], tf.uint8), "boxes": tf.constant([[0.1, 0.1, 0.6, 0.6], [0.0] * 4]),
+                "classes": tf.constant([1, 0], tf.int32), "num": tf.constant(1)}
+    for s in range(4):
+        out = B.augment(features, seed=tf.constant([s, 7]), crop_prob=1.0)
+        assert int(out["num"]) == int(tf.reduce_sum(tf.cast(out["classes"] > 0, tf.int32))) == 1

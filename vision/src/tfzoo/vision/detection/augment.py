@@ -119,7 +119,7 @@ def random_crop(image, boxes, classes, masks=None, *, seed, min_scale: float = 0
     lost_all = tf.reduce_any(valid) & ~tf.reduce_any(keep)
     out = tf.cond(lost_all, unchanged, cropped)
     if masks is None:
-        return out[0], out[1], out[2], None, out[3]
+        return out[0], out[1], out[2], None, out[-1]  # num is last whether or not tf.cond keeps the None slot
     return out
 
 
