@@ -310,4 +310,13 @@ def test_data_check_collects_coco_problems(tmp_path, monkeypatch):
     path.write_text(json.dumps(doc))
     report = check(f"coco:{path}")
     assert report["splits"]["train"]["count"] == 2
+    # Detection records are counted as instances per class, the image shapes listed.
+    from tfzoo.vision.detection.dataset import load_detection
+
+    train = load_detection(f"coco:{path}", "train", on_error="skip")
+    ids = np.concatenate([e.classes for e in train.examples])
+    expected = {name: int(np.sum(ids == i)) for i, name in enumerate(train.class_names)}
+    assert report["splits"]["train"]["classes"] == expected and sum(expected.values()) > 0
+    shapes = sorted({tuple(e.image.shape) for e in train.examples})
+    assert report["splits"]["train"]["shapes"] == [list(s) for s in shapes]
     assert len(report["errors"]) == 1 and "unknown category_id 9" in report["errors"][0]

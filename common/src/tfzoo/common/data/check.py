@@ -18,6 +18,8 @@ def check(spec: str) -> dict:
     """Read every record of every split; collect problems instead of raising.
 
     Returns `{"spec", "splits": {split: {"count", "classes": {name: count}, "shapes": [[H, W, C], ...]}},
+    where a class count is examples per label, or instances per class for detection records (dicts with
+    "image" and "classes"),
     "errors": ["file:record: found X, expected Y", ...]}`. Raises DataNotFound only when no split exists.
     """
     report: dict = {"spec": spec, "splits": {}, "errors": []}
@@ -57,6 +59,10 @@ def _summarise(spec: str, split: str, data: DataSplit, problems: list[str]) -> d
             continue
         count += 1
         features, label = element if isinstance(element, tuple) and len(element) == 2 else (element, None)
+        if isinstance(features, dict) and "image" in features:  # detection records: image, boxes, classes
+            shapes.add(tuple(features["image"].shape))
+            ids = np.asarray(features.get("classes", np.zeros([0]))).ravel()
+            np.add.at(counts, ids[(ids >= 0) & (ids < len(counts))].astype(np.int64), 1)  # instances per class
         if isinstance(features, tf.Tensor):
             shapes.add(tuple(features.shape))
         if label is not None and label.shape.rank == 0 and 0 <= int(label) < len(counts):
