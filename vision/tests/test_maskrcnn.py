@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 from tfzoo.common.errors import ConfigError
-from tfzoo.vision.maskrcnn.anchors import anchors_per_level, decode, encode, pyramid_anchors
+from tfzoo.vision.detection.boxes import decode, encode
+from tfzoo.vision.maskrcnn.anchors import anchors_per_level, pyramid_anchors
 from tfzoo.vision.maskrcnn.config import STAGE_LAYERS, MaskRCNNConfig
 from tfzoo.vision.maskrcnn.layers import paste_masks, roi_align
 from tfzoo.vision.maskrcnn.losses import LOSS_NAMES, compute_losses

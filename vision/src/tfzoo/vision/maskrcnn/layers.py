@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.vision.maskrcnn.anchors import decode
+from tfzoo.vision.detection.boxes import decode
 
 
 def proposals(probs, deltas, anchors, *, count: int, pre_nms: int = 6000, iou: float = 0.7) -> tf.Tensor:

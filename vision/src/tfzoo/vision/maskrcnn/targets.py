@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfzoo.vision.maskrcnn.anchors import box_iou, encode
+from tfzoo.vision.detection.boxes import encode
+from tfzoo.vision.detection.boxes import iou_tf as box_iou
 
 
 def _random_subset(flags: tf.Tensor, limit: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
