@@ -12,34 +12,32 @@ COCO-pretrained ResNet-101 weights; these numbers come from scratch.
 Speed, in the same process:
 - inference: `task.detect` (backbone, RPN, proposals, heads, NMS, masks pasted at 128 px) compiled,
   batches of 8 val images, images/s over the whole split after one untimed warm-up pass;
-- step time: the trainer's per-step wall time (median over its log windows, the first, which holds
-  tracing, left out) against a bare `@tf.function` GradientTape loop over the same pipeline, model and
-  losses. The bare loop runs after training, so the two see different moments of a shared machine.
+- step time: the Trainer against a bare `tf.function` loop running the same task step, interleaved
+  step by step (detector_overhead.py).
 
     python -c "import maskrcnn; print(maskrcnn.run(quick=True))"     # from vision/benchmarks
 """
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import keras
 import tensorflow as tf
+from detector_overhead import describe, overhead
 
 from tfzoo.common.bench import load_average
 from tfzoo.common.logging import MetricsLog
 from tfzoo.common.train import Trainer
 from tfzoo.vision.maskrcnn.config import MaskRCNNConfig
-from tfzoo.vision.maskrcnn.losses import LOSS_NAMES, compute_losses
+from tfzoo.vision.maskrcnn.losses import LOSS_NAMES
 from tfzoo.vision.maskrcnn.task import MaskRCNN
 
 GOAL = 0.95
-FULL = {"steps": 6000, "batch": 8, "bare_steps": 60, "window": 50}
-QUICK = {"steps": 30, "batch": 4, "bare_steps": 20, "window": 10}
+FULL = {"steps": 6000, "batch": 8, "window": 50, "overhead": {"steps": 10, "warmup": 3, "repeats": 2}}
+QUICK = {"steps": 30, "batch": 4, "window": 10, "overhead": {"steps": 4, "warmup": 2, "repeats": 1}}
 BOOK = {  # S4 L602-L611, epoch 2 (COCO-pretrained ResNet-101)
     "train": {"loss": 0.978, "rpn_class": 0.017, "rpn_bbox": 0.432, "mrcnn_class": 0.211, "mrcnn_bbox": 0.169,
               "mrcnn_mask": 0.150},
@@ -49,45 +47,14 @@ BOOK = {  # S4 L602-L611, epoch 2 (COCO-pretrained ResNet-101)
 
 
 def recipe(steps: int, batch: int, window: int) -> MaskRCNNConfig:
-    """The benchmark config: the task defaults with the step budget."""
+    """The benchmark config: the task defaults with the step budget and a cosine schedule over it."""
     base = MaskRCNNConfig()
     train = replace(base.train, steps=steps, batch_size=batch, seed=0, log_every=window, eval_every=steps,
                     ckpt_every=10**9, eval_batches=0)
-    return replace(base, train=train)
-
-
-def _median(windows: list[float]) -> float:
-    return statistics.median(windows[1:] or windows)
-
-
-def bare_loop_step_seconds(task: MaskRCNN, config: MaskRCNNConfig, info: dict, steps: int, window: int) -> float:
-    """Median per-step seconds of a plain tf.function loop on the trainer's pipeline, model and losses."""
-    keras.utils.set_random_seed(1)
-    models = task.build_models(config, info)
-    model = models["model"]
-    optimizer = task.build_optimizers(config, models, total_steps=steps)["model"]
-    data = task.data(config, "train")
-    ds = data.dataset.shuffle(data.size, seed=1).repeat().enumerate()
-    ds = ds.map(lambda i, ex: task.train_map(config, info, ex, tf.stack([tf.constant(1, tf.int64), i])),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(config.train.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
-    @tf.function
-    def step(images, targets, seed):
-        with tf.GradientTape() as tape:
-            terms = compute_losses(model, config, {"image": images, **targets}, seed, training=True)
-            loss = tf.add_n(list(terms.values()))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    windows, start = [], time.perf_counter()
-    for n, (images, targets) in enumerate(ds.take(steps), start=1):
-        step(images, targets, tf.constant([0, n], tf.int64)).numpy()
-        if n % window == 0:
-            windows.append((time.perf_counter() - start) / window)
-            start = time.perf_counter()
-    return _median(windows)
+    # Cosine decay to 0 over the budget after a short warm-up: from scratch, the constant SGD rate of the
+    # task default leaves the last steps as noisy as the first.
+    optim = replace(base.optim, schedule="cosine", decay_steps=steps, warmup_steps=min(100, steps // 10))
+    return replace(base, train=train, optim=optim)
 
 
 def inference_images_per_second(task: MaskRCNN, trainer: Trainer, batch: int = 8) -> tuple[float, int]:
@@ -105,10 +72,10 @@ def inference_images_per_second(task: MaskRCNN, trainer: Trainer, batch: int = 8
     return count / (time.perf_counter() - start), count
 
 
-def run(quick: bool = False) -> str:
-    """Train, score and time; returns the markdown block."""
+def run(quick: bool = False, *, steps: int | None = None) -> str:
+    """Train, score and time; returns the markdown block. `steps` overrides the budget (a shorter real run)."""
     sizes = QUICK if quick else FULL
-    config = recipe(sizes["steps"], sizes["batch"], sizes["window"])
+    config = recipe(steps or sizes["steps"], sizes["batch"], sizes["window"])
     task = MaskRCNN()
     load_start = load_average()
     with tempfile.TemporaryDirectory(prefix="tfzoo-bench-maskrcnn-") as tmp:
@@ -118,17 +85,15 @@ def run(quick: bool = False) -> str:
         train_seconds = time.perf_counter() - start
         records = MetricsLog(trainer.run.metrics).read()
         train_records = [r for r in records if r.get("split") == "train"]
-        windows = [config.train.batch_size / r["samples_per_sec"] for r in train_records if "samples_per_sec" in r]
-        trainer_step = _median(windows)
         final_train = train_records[-1]
         final_val = {k: float(v) for k, v in trainer.evaluate(task.data(config, "val")).items()}
         start = time.perf_counter()
         report = task.after_evaluate(trainer, "val", {})
         eval_seconds = time.perf_counter() - start
         images_per_second, val_count = inference_images_per_second(task, trainer)
-        bare_step = bare_loop_step_seconds(task, config, trainer.info, sizes["bare_steps"], sizes["window"])
         train_size = task.data(config, "train").size
         params = trainer.models["model"].count_params()
+    timing = overhead(MaskRCNN, config, **sizes["overhead"])
     load_end = load_average()
     per_image = float(report["per_image_mask_ap50"])
     verdict = "meets" if per_image >= GOAL else "misses"
@@ -146,7 +111,7 @@ def run(quick: bool = False) -> str:
         f"Default config (`{config.backbone}` width {config.width}, FPN {config.fpn_channels}, RPN conv "
         f"{config.rpn_conv}, FC {config.fc_units}, mask head {config.mask_channels}; {params:,} parameters), "
         f"{config.image_size} px, {train_size} training images, {steps} steps of batch {batch} "
-        f"({steps * batch / train_size:.1f} epochs), stages {list(config.stages)}, SGD {config.optim.lr:g} "
+        f"({steps * batch / train_size:.1f} epochs), stages {list(config.stages)}, SGD {config.optim.lr:g} cosine "
         f"momentum {config.optim.momentum:g} clipnorm {config.optim.clip_norm:g}. CPU budget: "
         f"{train_seconds / 60:.1f} min of training on this machine (load average {load}).",
         "",
@@ -157,7 +122,7 @@ def run(quick: bool = False) -> str:
         f"| dataset-level mask mAP@0.5 / box mAP@0.5 | {get('mask_map50')} / {get('map50')} |",
         f"| COCO segm AP@[.5:.95] / bbox AP@[.5:.95] (pycocotools) | {get('mask_coco_ap')} / {get('coco_ap')} |",
         f"| inference (backbone to pasted masks), batch 8 | {images_per_second:.1f} images/s |",
-        f"| step time, tfzoo Trainer / bare tf.function loop (same model and losses) | {trainer_step / bare_step:.2f} |",
+        f"| step time, tfzoo Trainer / bare tf.function loop (same model and losses) | {describe(timing)} |",
         f"| evaluation of the val split (detect + mAP + COCO AP + figures) | {eval_seconds:.0f} s |",
         "",
         "Final losses beside the book's epoch 2 (book: COCO-pretrained ResNet-101; here: from scratch):",

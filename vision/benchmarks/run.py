@@ -12,6 +12,7 @@
     python vision/benchmarks/run.py                 # everything, rewrites the vision section
     python vision/benchmarks/run.py --quick         # a short sanity run; writes only with --write
     python vision/benchmarks/run.py --only overhead --steps 100 --repeats 5
+    python vision/benchmarks/run.py --only yolo --block-steps 2000   # a stated, shorter budget
     nox -s bench-vision -- --only accuracy --fashion-steps 4000
 """
 
@@ -60,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mnist-steps", type=int, help=f"accuracy: training steps on mnist-5k (full {FULL['mnist_steps']})")
     p.add_argument("--fashion-steps", type=int,
                    help=f"accuracy: training steps on Fashion-MNIST (full {FULL['fashion_steps']})")
+    p.add_argument("--block-steps", type=int,
+                   help="transfer/yolo/ssd/maskrcnn: training steps instead of the block's full budget")
     p.add_argument("--write", action=argparse.BooleanOptionalAction, default=None,
                    help="rewrite the vision section of BENCHMARKS.md (default: yes, except with --quick)")
     p.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md", help="the file to update")
@@ -236,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in MODULE_BLOCKS:
         if args.only in (None, name):
             print(f"({name})", flush=True)
-            body = importlib.import_module(name).run(quick=args.quick)
+            kwargs = {"steps": args.block_steps} if args.block_steps else {}
+            body = importlib.import_module(name).run(quick=args.quick, **kwargs)
             blocks[name] = quick_note + provenance(args) + "\n\n" + body
             print(body, flush=True)
     if args.write:

@@ -4,9 +4,8 @@
   (VOC all-point) and COCO AP (pycocotools) on the 200 val images (goal: mAP@0.5 >= 0.90);
 - CPU budget: the training's wall-clock and process CPU seconds, and the step count, stated beside the result;
 - inference: images/s of `detect` (network + decode + NMS) over the val images, batch 32, after a warm-up pass;
-- step time vs a bare loop: the Trainer and a bare `@tf.function` GradientTape loop on the same SSD, loss and
-  batches, interleaved step by step with overhead.py's baton (one step per turn, same machine load for both);
-  the ratio of median step times (goal <= 1.05).
+- step time vs a bare loop: the Trainer and a bare `tf.function` loop running the same task step on the same
+  batches, interleaved step by step (detector_overhead.py); the ratio of median step times (goal <= 1.05).
 
     python vision/benchmarks/ssd.py --quick                 # a sanity run (figures are not benchmarks)
     python vision/benchmarks/ssd.py                         # the default recipe, 800 steps of 16
@@ -17,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -28,12 +25,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from overhead import NEVER, Baton, Timing, _BatonTrainer, train_pipeline  # noqa: E402
+from detector_overhead import overhead  # noqa: E402
+from overhead import NEVER  # noqa: E402
 
 from tfzoo.common.bench import load_average, provenance  # noqa: E402
-from tfzoo.common.optim import clip_gradients  # noqa: E402
 from tfzoo.common.train import Trainer  # noqa: E402
 from tfzoo.vision.detection.evaluation import detection_report  # noqa: E402
 from tfzoo.vision.ssd.config import SSDConfig  # noqa: E402
@@ -75,75 +70,6 @@ def train_and_evaluate(config: SSDConfig, run_dir: Path) -> dict:
     return out
 
 
-# ----- step time vs a bare loop ------------------------------------------------------------------------------
-def _run_tfzoo(baton: Baton, me: str, config: SSDConfig, total: int) -> None:
-    config = replace(config, train=replace(config.train, steps=total, log_every=NEVER))
-    with tempfile.TemporaryDirectory(prefix="tfzoo-bench-ssd-") as tmp:
-        trainer = _BatonTrainer(task=SSD(), config=config, run_dir=Path(tmp) / "run", verbose=False)
-        trainer.baton, trainer.me = baton, me
-        trainer.fit()
-
-
-def _run_bare(baton: Baton, me: str, config: SSDConfig, total: int) -> None:
-    task = SSD()
-    train = task.data(config, "train")
-    info = task.data_info(config, train)
-    keras.utils.set_random_seed(config.train.seed)
-    model = task.build_models(config, info)["model"]
-    optimizer = task.build_optimizers(config, {"model": model}, total_steps=total)["model"]
-    batches = train_pipeline(task, config, info, train)
-
-    @tf.function
-    def train_step(images, targets):
-        with tf.GradientTape() as tape:
-            loss = task.losses(config, model(images, training=True), targets, config.train.batch_size)["loss"]
-        grads = clip_gradients(tape.gradient(loss, model.trainable_variables), config.optim.clip_norm)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    baton.turn(me)  # end of setup
-    for images, targets in batches.take(total):
-        train_step(images, targets)
-        baton.turn(me)
-
-
-def overhead(config: SSDConfig, *, steps: int, warmup: int, repeats: int, log=print) -> dict:
-    """Interleaved Trainer vs bare loop; median over rounds of the ratio of median step times."""
-    runners = {"tfzoo": _run_tfzoo, "bare": _run_bare}
-    total = warmup + steps + 1  # the trainer's last turn holds its final checkpoint: not measured
-    ratios, medians = [], {"tfzoo": [], "bare": []}
-    for repeat in range(repeats):
-        baton = Baton(list(runners), seed=repeat)
-        errors = {}
-
-        def target(loop, baton=baton, errors=errors):
-            try:
-                baton.begin(loop)
-                runners[loop](baton, loop, config, total)
-            except BaseException as err:  # re-raised below
-                errors[loop] = err
-            finally:
-                baton.leave(loop)
-
-        threads = [threading.Thread(target=target, args=(loop,)) for loop in runners]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            failed, failure = next(iter(errors.items()))
-            raise RuntimeError(f"ssd overhead: loop {failed!r} failed: {failure!r}") from failure
-        timings = {loop: Timing(loop, repeat, steps, warmup, baton.durations[loop]) for loop in runners}
-        for loop, timing in timings.items():
-            medians[loop].append(timing.median_step)
-        ratios.append(timings["tfzoo"].median_step / timings["bare"].median_step)
-        log(f"  overhead round {repeat + 1}/{repeats}: tfzoo {timings['tfzoo'].median_step * 1000:.0f} ms, "
-            f"bare {timings['bare'].median_step * 1000:.0f} ms per step")
-    return {"ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-            "tfzoo_ms": statistics.median(medians["tfzoo"]) * 1000, "bare_ms": statistics.median(medians["bare"]) * 1000,
-            "steps": steps, "warmup": warmup, "repeats": repeats}
-
-
 def run(quick: bool = False, *, steps: int | None = None, batch_size: int | None = None, alpha: float | None = None,
         depth: int | None = None, overhead_steps: int | None = None, log=print) -> str:
     """The markdown block for BENCHMARKS.md (measured in this call)."""
@@ -158,7 +84,7 @@ def run(quick: bool = False, *, steps: int | None = None, batch_size: int | None
         log(f"ssd: training {p['steps']} steps (batch {p['batch_size']}, alpha {p['alpha']}, depth {p['depth']})")
         q = train_and_evaluate(config, Path(tmp) / "run")
     log(f"ssd: mAP@0.5 {q['map50']:.4f}, COCO AP {q['coco_ap']:.4f}, {q['images_per_s']:.1f} images/s")
-    o = overhead(config, steps=p["overhead_steps"], warmup=p["overhead_warmup"], repeats=p["overhead_repeats"],
+    o = overhead(SSD, config, steps=p["overhead_steps"], warmup=p["overhead_warmup"], repeats=p["overhead_repeats"],
                  log=log)
     goal = "met" if q["map50"] >= 0.90 else "not met"
     cores = os.cpu_count()

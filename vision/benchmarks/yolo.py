@@ -8,37 +8,31 @@ mAP@0.5 (all-point) and COCO AP through pycocotools, via the task's own `evaluat
 Speed, measured in the same process:
 - inference: `task.detect` (network + decode + NMS) compiled, batches of 32 val images, images/s
   over the whole split after one untimed warm-up pass;
-- step time: the trainer's per-step wall time (median over its 25-step log windows, the first
-  window, which holds tracing, left out) against a bare `@tf.function` GradientTape loop over
-  the same pipeline, model and loss (median over 25-step windows, after one untimed tracing step). The bare
-  loop runs after training, so the two see different moments of a shared machine's load;
-  `vision/benchmarks/overhead.py` is the interleaved measurement of the trainer's overhead.
+- step time: the Trainer against a bare `tf.function` loop running the same task step, interleaved
+  step by step (detector_overhead.py).
 
     python -c "import yolo; print(yolo.run(quick=True))"     # from vision/benchmarks
 """
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import keras
 import tensorflow as tf
+from detector_overhead import describe, overhead
 
 from tfzoo.common.bench import load_average
-from tfzoo.common.logging import MetricsLog
-from tfzoo.common.optim import clip_gradients
 from tfzoo.common.train import Trainer
 from tfzoo.vision.backbones_darknet import STAGE_BLOCKS, scaled_blocks
 from tfzoo.vision.yolo.config import YOLOConfig
 from tfzoo.vision.yolo.task import YOLO
 
 GOAL = 0.90
-FULL = {"steps": 4000, "bare_steps": 100}
-QUICK = {"steps": 60, "bare_steps": 30}
+FULL = {"steps": 4000, "overhead": {"steps": 20, "warmup": 3, "repeats": 2}}
+QUICK = {"steps": 60, "overhead": {"steps": 4, "warmup": 2, "repeats": 1}}
 WINDOW = 25
 
 
@@ -49,44 +43,6 @@ def recipe(steps: int) -> YOLOConfig:
     # The warm-up must end well inside the budget: past it, the cosine schedule is already at 0.
     optim = replace(base.optim, decay_steps=steps, warmup_steps=min(base.optim.warmup_steps, steps // 10))
     return replace(base, train=train, optim=optim)
-
-
-def _median_step_seconds(windows: list[float]) -> float:
-    kept = windows[1:] or windows
-    return statistics.median(kept)
-
-
-def bare_loop_step_seconds(task: YOLO, config: YOLOConfig, info: dict, steps: int) -> float:
-    """Median per-step seconds of a plain tf.function loop on the trainer's pipeline, model and loss."""
-    keras.utils.set_random_seed(1)
-    models = task.build_models(config, info)
-    model = models["model"]
-    optimizer = task.build_optimizers(config, models, total_steps=steps)["model"]
-    data = task.data(config, "train")
-    ds = data.dataset.shuffle(data.size, seed=1).repeat().enumerate()
-    ds = ds.map(lambda i, ex: task.train_map(config, info, ex, tf.stack([tf.constant(1, tf.int64), i])),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(config.train.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
-    @tf.function
-    def step(images, targets):
-        with tf.GradientTape() as tape:
-            terms = task.losses(config, info, model(images, training=True), targets)
-            loss = tf.reduce_mean(terms["loss"])
-        grads = clip_gradients(tape.gradient(loss, model.trainable_variables), config.optim.clip_norm)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    batches = iter(ds)
-    step(*next(batches)).numpy()  # tracing, outside the timed windows
-    windows, start = [], time.perf_counter()
-    for n in range(1, steps + 1):
-        images, targets = next(batches)
-        step(images, targets).numpy()
-        if n % WINDOW == 0:
-            windows.append((time.perf_counter() - start) / WINDOW)
-            start = time.perf_counter()
-    return statistics.median(windows)
 
 
 def inference_images_per_second(task: YOLO, trainer: Trainer, batch: int = 32) -> tuple[float, int]:
@@ -115,16 +71,13 @@ def run(quick: bool = False, *, steps: int | None = None) -> str:
         start = time.perf_counter()
         trainer.fit()
         train_seconds = time.perf_counter() - start
-        windows = [config.train.batch_size / r["samples_per_sec"] for r in MetricsLog(trainer.run.metrics).read()
-                   if r.get("split") == "train" and "samples_per_sec" in r]
-        trainer_step = _median_step_seconds(windows)
         start = time.perf_counter()
         report = task.after_evaluate(trainer, "val", {})
         eval_seconds = time.perf_counter() - start
         images_per_second, val_count = inference_images_per_second(task, trainer)
-        bare_step = bare_loop_step_seconds(task, config, trainer.info, sizes["bare_steps"])
         train_size = task.data(config, "train").size
         params = trainer.models["model"].count_params()
+    timing = overhead(YOLO, config, **sizes["overhead"])
     load_end = load_average()
     map50, coco_ap = float(report["map50"]), float(report["coco_ap"])
     verdict = "meets" if map50 >= GOAL else "misses"
@@ -146,7 +99,7 @@ def run(quick: bool = False, *, steps: int | None = None) -> str:
         f"| COCO AP50 / AP75 | {float(report.get('coco_ap50', float('nan'))):.3f} / "
         f"{float(report.get('coco_ap75', float('nan'))):.3f} |",
         f"| inference (network + decode + NMS), batch 32 | {images_per_second:.0f} images/s |",
-        f"| step time, tfzoo Trainer / bare tf.function loop | {trainer_step / bare_step:.2f} |",
+        f"| step time, tfzoo Trainer / bare tf.function loop | {describe(timing)} |",
         f"| evaluation of the val split (detect + mAP + COCO AP + figures) | {eval_seconds:.0f} s |",
         "",
     ]

@@ -16,7 +16,7 @@ from tfzoo.vision.maskrcnn.anchors import anchors_per_level, pyramid_anchors
 from tfzoo.vision.maskrcnn.config import STAGE_LAYERS, MaskRCNNConfig
 from tfzoo.vision.maskrcnn.layers import paste_masks, roi_align
 from tfzoo.vision.maskrcnn.losses import LOSS_NAMES, compute_losses
-from tfzoo.vision.maskrcnn.model import build_model, leaf_layers, stage_variables
+from tfzoo.vision.maskrcnn.model import build_classifier, build_model, leaf_layers, stage_variables
 from tfzoo.vision.maskrcnn.targets import detection_targets, mini_masks, rpn_targets
 
 
@@ -128,6 +128,17 @@ def test_model_outputs_and_losses_finite():
     assert set(losses) == set(LOSS_NAMES) and all(math.isfinite(float(v)) for v in losses.values())
     grads = tape.gradient(total, model.trainable_variables)
     assert sum(g is not None for g in grads) > 0.9 * len(grads)
+
+
+def test_classifier_fc1_is_the_books_7x7_valid_convolution():
+    """The Dense fc1 on a flattened ROI computes what the book's 7x7 valid Conv2D does with the same kernel."""
+    classifier = build_classifier(channels=4, pool=7, units=5, num_classes=2)
+    pooled = tf.random.stateless_normal([3, 7, 7, 4], seed=[3, 4])
+    fc1 = classifier.get_layer("mrcnn_class_fc1")
+    dense = fc1(tf.reshape(pooled, [3, -1]))
+    kernel = tf.reshape(fc1.kernel, [7, 7, 4, 5])
+    conv = tf.nn.conv2d(pooled, kernel, strides=1, padding="VALID")[:, 0, 0] + fc1.bias
+    np.testing.assert_allclose(dense.numpy(), conv.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_stages_select_layers():
