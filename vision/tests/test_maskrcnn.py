@@ -275,3 +275,91 @@ def test_losses_fall_over_200_steps(tmp_path, detector):
     assert last["loss"] < 0.7 * first["loss"], (first, last)
     for name in ("rpn_class", "mrcnn_class", "mrcnn_mask"):
         assert last[name] < first[name], name
+
+
+# ----- the darknet53 backbone (the sequel's suggested swap, S4 L713-L725) ------------------------------------
+def _darknet_tiny() -> MaskRCNNConfig:
+    return replace(MaskRCNNConfig.tiny(), backbone="darknet53")
+
+
+def test_darknet_backbone_pyramid_strides():
+    from tfzoo.vision.backbones_darknet import darknet53
+    from tfzoo.vision.backbones_resnet import resnet_fpn
+
+    backbone = resnet_fpn(image_size=64, arch="darknet53", width=0.25, fpn_channels=16)
+    # P2..P6 at strides 4, 8, 16, 32, 64, as for the ResNets.
+    assert [tuple(o.shape[1:]) for o in backbone.outputs] == [(16, 16, 16), (8, 8, 16), (4, 4, 16), (2, 2, 16),
+                                                              (1, 1, 16)]
+    inner = backbone.get_layer("darknet53")
+    # C2..C5 at width 0.25: 128..1024 channels become 32..256; depth 0.34 gives [1, 1, 3, 3, 2] blocks.
+    assert [o.shape[-1] for o in inner.outputs] == [32, 64, 128, 256]
+    names = [layer.name for layer in inner.layers]
+    assert [sum(n.startswith(f"conv{s}_r") and n.endswith("_add") for n in names) for s in range(1, 6)] == [
+        1, 1, 3, 3, 2]
+    # YOLO's Darknet keeps its own layer names.
+    assert "darknet_s3_down_conv" in [layer.name for layer in darknet53(width=0.25, depth=0.34).layers]
+
+
+def test_darknet_stage_regexes_select_growing_sets():
+    model = build_model(_darknet_tiny(), 3)
+    chosen = {stage: {id(v) for v in stage_variables(model, STAGE_LAYERS[stage])}
+              for stage in ("heads", "5+", "4+", "3+", "all")}
+    assert chosen["all"] == {id(v) for v in model.trainable_variables}
+    order = ["heads", "5+", "4+", "3+", "all"]
+    for small, big in zip(order, order[1:]):
+        assert chosen[small] and chosen[small] < chosen[big], (small, big)
+    layers_by_name = {layer.name: layer for layer in leaf_layers(model)}
+    for stage in (3, 4, 5):
+        ids = {id(v) for v in layers_by_name[f"conv{stage}_down_conv"].trainable_weights}
+        assert ids <= chosen[f"{stage}+"] and not ids & chosen[f"{stage + 1}+" if stage < 5 else "heads"]
+    # The stem, stage 1 and stage 2 (C2) learn only in `all`.
+    for name in ("conv1_stem_conv", "conv1_down_conv", "conv2_down_conv"):
+        ids = {id(v) for v in layers_by_name[name].trainable_weights}
+        assert ids <= chosen["all"] and not ids & chosen["3+"], name
+
+
+def test_darknet_train_step_and_detect(detector):
+    from tfzoo.common.task import TrainState
+    from tfzoo.vision.maskrcnn.task import MaskRCNN
+
+    task, config = MaskRCNN(), replace(_darknet_tiny(), stages=("all",))
+    models = task.build_models(config, {"num_classes": 3})
+    optimizers = task.build_optimizers(config, models, total_steps=1)
+    optimizers["model"].build(models["model"].trainable_variables)
+    state = TrainState(models=models, optimizers=optimizers, step=tf.Variable(0, dtype=tf.int64), config=config,
+                       info={}, global_batch_size=2, extras={"stage": task.stages(config)[0]})
+    batch = _batch(config)
+    images = batch.pop("image")
+    stem = {layer.name: layer for layer in leaf_layers(models["model"])}["conv1_stem_conv"]
+    before = stem.kernel.numpy().copy()
+    out = task.train_step(state, (images, batch))
+    assert set(LOSS_NAMES) <= set(out) and all(math.isfinite(float(v)) for v in out.values())
+    assert not np.array_equal(before, stem.kernel.numpy())  # the Darknet learns in `all`
+    det = task.detect(models, config, {"num_classes": 3}, images)
+    t = config.max_detections
+    assert det["boxes"].shape == (2, t, 4) and det["scores"].shape == (2, t) and det["classes"].shape == (2, t)
+    assert det["num"].shape == (2,) and det["masks"].shape == (2, t, 64, 64)
+
+
+def test_darknet_backbone_weights_load_or_fail_clearly(tmp_path):
+    from tfzoo.vision.backbones_darknet import darknet53
+    from tfzoo.vision.maskrcnn.task import check_config
+
+    source = darknet53(width=0.25, depth=0.34)
+    for i, v in enumerate(source.weights):
+        v.assign(tf.fill(v.shape, 0.01 * (i + 1)))
+    path = str(tmp_path / "darknet.weights.h5")
+    source.save_weights(path)
+    model = build_model(replace(_darknet_tiny(), backbone_weights=path), 3)
+    inner = model.get_layer("backbone").get_layer("darknet53")
+    assert len(inner.weights) == len(source.weights)
+    for a, b in zip(inner.weights, source.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    other = str(tmp_path / "wide.weights.h5")
+    darknet53(width=0.5, depth=0.34).save_weights(other)
+    with pytest.raises(ConfigError, match="backbone_weights .* does not fit darknet53 at width=0.25"):
+        build_model(replace(_darknet_tiny(), backbone_weights=other), 3)
+    with pytest.raises(ConfigError, match="backbone_weights .* does not exist"):
+        check_config(replace(_darknet_tiny(), backbone_weights=str(tmp_path / "missing.weights.h5")))
+    with pytest.raises(ConfigError, match="width 0 must be > 0"):
+        check_config(replace(_darknet_tiny(), width=0))

@@ -1,19 +1,26 @@
-"""ResNet-FPN backbones for Mask R-CNN: C2-C5 from a ResNet, P2-P6 from a feature pyramid.
+"""FPN backbones for Mask R-CNN: C2-C5 from a ResNet or Darknet-53, P2-P6 from a feature pyramid.
 
 `resnet18` is built from Keras layers with a width multiplier (the CPU default); `resnet50` and
 `resnet101` come from `keras.applications` with `weights=None` (nothing is downloaded; an optional
-`weights_file` loads saved weights by name). The FPN layers are named `fpn_*` so training stages can
-select them, as in the book's project (S4 L580-L588).
+`weights_file` loads saved weights). `darknet53` is the sequel's suggested swap (S4 L713-L725): the
+Darknet-53-like stages of backbones_darknet with width and depth multipliers, its stage layers named
+`conv2_`..`conv5_` like the applications' ResNets. The FPN layers are named `fpn_*` so training stages
+can select them, as in the book's project (S4 L580-L588).
 """
 
 from __future__ import annotations
+
+import os
+import warnings
 
 import keras
 from keras import layers
 
 from tfzoo.common.errors import ConfigError
+from tfzoo.vision.backbones_darknet import darknet53_pyramid
 
-BACKBONES = ("resnet18", "resnet50", "resnet101")
+BACKBONES = ("resnet18", "resnet50", "resnet101", "darknet53")
+DARKNET_DEPTH = 0.34  # blocks per stage ceil(n * 0.34) = [1, 1, 3, 3, 2], YOLO's CPU default
 # The last layer of each stage C2..C5 in keras.applications' ResNets.
 _APP_OUTPUTS = {
     "resnet50": ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
@@ -58,6 +65,7 @@ def resnet_fpn(
     image_size: int,
     arch: str = "resnet18",
     width: float = 1.0,
+    depth: float = DARKNET_DEPTH,
     fpn_channels: int = 256,
     train_bn: bool = True,
     weights_file: str = "",
@@ -67,11 +75,14 @@ def resnet_fpn(
 
     Args:
         image_size: S, divisible by 64 (P6's stride).
-        arch: resnet18 | resnet50 | resnet101.
-        width: channel multiplier of resnet18 (the keras.applications ResNets have fixed widths).
+        arch: resnet18 | resnet50 | resnet101 | darknet53.
+        width: channel multiplier of resnet18 and darknet53 (the keras.applications ResNets have fixed widths).
+        depth: residual-block multiplier of darknet53 (ignored by the ResNets).
         fpn_channels: channels of every pyramid level (256 in the book).
         train_bn: False freezes every BatchNormalization layer (inference mode), as for pretrained weights.
-        weights_file: optional `.weights.h5` for the ResNet part, loaded by layer name.
+        weights_file: optional `.weights.h5` for the ResNet or Darknet part (for darknet53, one saved from
+            `backbones_darknet.darknet53` or from this backbone's nested `darknet53` model at the same
+            width and depth).
     """
     if arch not in BACKBONES:
         raise ConfigError(f"unknown backbone {arch!r}; choose one of {', '.join(BACKBONES)}")
@@ -82,7 +93,8 @@ def resnet_fpn(
     x = layers.Rescaling(2.0, offset=-1.0, name="normalise")(image)
     if arch == "resnet18":
         c2, c3, c4, c5 = _resnet18(x, width)
-        resnet = None
+    elif arch == "darknet53":
+        c2, c3, c4, c5 = _darknet53(image_size, width, depth, weights_file)(x)
     else:
         app = keras.applications.ResNet50 if arch == "resnet50" else keras.applications.ResNet101
         resnet = app(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
@@ -110,6 +122,32 @@ def resnet_fpn(
         for layer in _all_layers(model):
             if isinstance(layer, layers.BatchNormalization):
                 layer.trainable = False
+    return model
+
+
+def _darknet53(image_size: int, width: float, depth: float, weights_file: str) -> keras.Model:
+    """Darknet-53 stages as a nested model (so `weights_file` can load into it) -> [C2, C3, C4, C5]."""
+    if width <= 0 or depth <= 0:
+        raise ConfigError(f"darknet53 needs width > 0 and depth > 0, got width={width}, depth={depth}")
+    image = keras.Input((image_size, image_size, 3), name="darknet_input")
+    model = keras.Model(image, list(darknet53_pyramid(image, width=width, depth=depth)), name="darknet53")
+    if weights_file:
+        if not os.path.isfile(weights_file):
+            raise ConfigError(f"backbone_weights {weights_file!r} does not exist")
+        # Keras raises for variables of the wrong shape or count but only warns (keeping the fresh
+        # weights) for layers missing from the file; both mean the file is another architecture.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model.load_weights(weights_file)
+            except ValueError as error:
+                problem = str(error).splitlines()[0].rstrip(":")
+            else:
+                skipped = [w for w in caught if "skipping" in str(w.message).lower()]
+                problem = f"{len(skipped)} parts were not in the file" if skipped else ""
+        if problem:
+            raise ConfigError(f"backbone_weights {weights_file!r} does not fit darknet53 at width={width}, "
+                              f"depth={depth} (save it from a darknet53 of that size): {problem}")
     return model
 
 

@@ -38,10 +38,10 @@ class MaskRCNNConfig:
     flip: bool = True  # random horizontal flips of image, boxes and masks
     max_instances: int = 100  # GT per image, padded (matterport MAX_GT_INSTANCES)
     # backbone
-    backbone: str = "resnet18"  # resnet18 | resnet50 | resnet101
-    width: float = 0.5  # resnet18 channel multiplier
+    backbone: str = "resnet18"  # resnet18 | resnet50 | resnet101 | darknet53 (depth 0.34, YOLO's CPU size)
+    width: float = 0.5  # resnet18 / darknet53 channel multiplier
     fpn_channels: int = 128  # 256 in the book
-    backbone_weights: str = ""  # optional .weights.h5 for the ResNet part; nothing is downloaded
+    backbone_weights: str = ""  # optional .weights.h5 for the ResNet/Darknet part; nothing is downloaded
     train_bn: bool = True  # from scratch BN learns; set False with pretrained weights and small batches
     # anchors and RPN
     anchor_scales: tuple[int, ...] = (8, 16, 32, 64, 128)  # pixels, one per level P2..P6

@@ -8,6 +8,7 @@ with its own SGD optimiser so `all` can run at lr/10 after `heads`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -32,6 +33,10 @@ def check_config(config: MaskRCNNConfig) -> None:
     """One-line ConfigErrors for settings the model cannot be built with."""
     if config.backbone not in BACKBONES:
         raise ConfigError(f"unknown backbone {config.backbone!r}; choose one of {', '.join(BACKBONES)}")
+    if config.backbone in ("resnet18", "darknet53") and config.width <= 0:
+        raise ConfigError(f"width {config.width} must be > 0 (the {config.backbone} channel multiplier)")
+    if config.backbone_weights and not os.path.isfile(config.backbone_weights):
+        raise ConfigError(f"backbone_weights {config.backbone_weights!r} does not exist (expected a .weights.h5)")
     if config.image_size <= 0 or config.image_size % LARGEST_STRIDE:
         raise ConfigError(f"image_size {config.image_size} must be a positive multiple of {LARGEST_STRIDE} "
                           "(the stride of P6)")
