@@ -174,3 +174,176 @@ def test_transfer_beats_scratch_at_5_percent_labels(tmp_path):
         trainer.fit()
         scores[name] = float(trainer.evaluate(trainer.task.data(config, "test"))["accuracy"])
     assert scores["transfer"] > scores["scratch"] + 0.02, scores
+
+
+# ----- inference extras (spec §3.3): include_top top-k (实例85) and dense class maps (实例86) -------------------
+def _extras_cli(*argv):
+    import contextlib
+    import io
+
+    from tfzoo.vision.transfer.extras import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _scramble(model, seed=0):
+    """He-scaled random weights and unit BN statistics: a random MobileNetV2 as Keras builds it ends in
+    features ~1e-11 (every image alike), too flat to tell classes or positions apart."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        if isinstance(layer, keras.layers.BatchNormalization):  # gamma, beta, moving mean, moving variance
+            gamma, beta, mean, var = weights
+            layer.set_weights([np.ones_like(gamma), rng.normal(0, 0.1, beta.shape).astype(np.float32),
+                               np.zeros_like(mean), np.ones_like(var)])
+            continue
+        fan = int(np.prod(weights[0].shape[:2] if isinstance(layer, keras.layers.DepthwiseConv2D)
+                          else weights[0].shape[:-1]))
+        layer.set_weights([rng.normal(0, np.sqrt(2 / fan) if w.ndim > 1 else 0.1, w.shape).astype(np.float32)
+                           for w in weights])
+
+
+def _names(count=1000):
+    return [f"name {i}" for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def top_run(tmp_path_factory):
+    """A predict-only include_top run (32 px) from a full-weights file, its 1,000 names from a labels file."""
+    from tfzoo.vision.transfer.model import build_model
+
+    root = tmp_path_factory.mktemp("top")
+    config = replace(TransferConfig.tiny(), include_top=True)
+    source = build_model(config, input_size=32, num_classes=1000)
+    _scramble(inner_backbone(source))
+    weights = root / "mobilenet_v2_0.35_32_full.weights.h5"
+    inner_backbone(source).save_weights(str(weights))
+    labels = root / "labels.txt"
+    labels.write_text("\n".join(_names()) + "\n")
+    code, out, err = _extras_cli(str(root / "run"), "--set", f"weights=file:{weights}", "--set", "image_size=32",
+                                 "--set", f"labels=file:{labels}")
+    assert code == 0 and out.strip() == str(root / "run"), err
+    return {"root": root, "run": root / "run", "source": source, "labels": labels}
+
+
+def _png(path, size, seed=0):
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def test_include_top_run_restores_the_weights_file_and_predicts_named_top_k(top_run):
+    from tfzoo.vision.classify import data as classify_data
+
+    trainer = open_run(str(top_run["run"]))
+    assert trainer.config.include_top and trainer.info["class_names"] == _names()
+    model = trainer.models["model"]
+    for got, want in zip(model.get_weights(), top_run["source"].get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    image = _png(top_run["root"] / "laptop.png", (40, 30))
+    code, out, err = run_cli("predict", str(top_run["run"]), image)
+    assert code == 0, err
+    top = json.loads(out)["top_k"]
+    x = classify_data.prepare(classify_data.read_image_file(image, channels=3)[None], trainer.info, standardize=False)
+    logits = np.asarray(model(x, training=False))[0]
+    probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    want = np.argsort(-probs)[:3]
+    assert [p["label"] for p in top] == [f"name {i}" for i in want]  # class c is names[c]: no +1 offset
+    np.testing.assert_allclose([p["probability"] for p in top], probs[want], atol=2e-6)
+    assert top[0]["probability"] > 2 / 1000  # the scrambled weights separate classes
+
+
+def test_keras_class_index_json_names_the_classes(top_run, tmp_path):
+    from tfzoo.vision.transfer.extras import read_labels
+
+    index = {str(i): [f"n{i:08d}", f"keras {i}"] for i in range(1000)}
+    path = tmp_path / "imagenet_class_index.json"
+    path.write_text(json.dumps(index))
+    assert read_labels(f"file:{path}", 1000)[:2] == ["keras 0", "keras 1"]
+    image = _png(tmp_path / "x.png", (32, 32), seed=1)
+    _, plain, _ = run_cli("predict", str(top_run["run"]), image)
+    code, out, err = run_cli("predict", str(top_run["run"]), image, "--set", f"labels=file:{path}")
+    assert code == 0, err
+    got = [p["label"] for p in json.loads(out)["top_k"]]
+    assert got == [p["label"].replace("name", "keras") for p in json.loads(plain)["top_k"]]
+
+
+def test_include_top_without_labels_names_classes_by_index(tmp_path):
+    from tfzoo.vision.transfer.extras import top_info
+
+    info = top_info(replace(TransferConfig.tiny(), include_top=True))
+    assert info["class_names"][0] == "class_0" and info["class_names"][-1] == "class_999"
+    assert info["input_shape"] == [32, 32, 3]
+    assert top_info(replace(TransferConfig(), include_top=True, backbone="inception_v3"))["input_shape"][0] == 299
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "no such file"),
+    ("a\nb\nc\n", "3 class names, but the model has 1000 classes"),
+    ('{"0": ["n01440764", "tench"],', "bad JSON"),
+    (json.dumps({str(i): ["n0", f"c{i}"] for i in range(999)}), "999 class names, but the model has 1000"),
+    (json.dumps({"0": ["n0", "a"], "2": ["n2", "b"]}), "class indices must run 0..1 without gaps"),
+])
+def test_bad_labels_are_one_line_errors(tmp_path, content, needle):
+    labels = tmp_path / ("labels.json" if content and content.startswith("{") else "labels.txt")
+    if content is not None:
+        labels.write_text(content)
+    code, _, err = _extras_cli(str(tmp_path / "run"), "--set", "image_size=32", "--set", f"labels=file:{labels}")
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_include_top_is_predict_only_and_needs_full_weights(tmp_path):
+    code, _, err = run_cli("train", "vision.transfer", "--tiny", "--run-dir", str(tmp_path / "run"),
+                           "--set", "include_top=true")
+    assert code == 2 and "predict-only" in err and "tfzoo.vision.transfer.extras" in err, err
+    code, _, err = _extras_cli(str(tmp_path / "top"), "--set", "image_size=32", "--set", "weights=run:/somewhere")
+    assert code == 2 and "needs full ImageNet weights" in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = _extras_cli(str(tmp_path / "top"), "--set", "image_size=32", "--set", "weights=/no/full.h5")
+    assert code == 2 and "expected Keras full (include_top) weights" in err, err
+
+
+@pytest.mark.parametrize("include_top", [False, True])
+def test_dense_map_averaged_over_positions_equals_the_model_logits(include_top):
+    """GAP then Dense == Dense as a 1x1 conv then averaging (both linear); dropout off at inference."""
+    from tfzoo.vision.transfer.extras import dense_logits, dense_parts
+    from tfzoo.vision.transfer.model import build_model
+
+    config = replace(TransferConfig.tiny(), include_top=include_top, dropout=0.5)
+    model = build_model(config, input_size=64, num_classes=1000 if include_top else 5)
+    _scramble(inner_backbone(model), seed=2)
+    if not include_top:
+        kernel, bias = model.get_layer("logits").get_weights()
+        model.get_layer("logits").set_weights([kernel * 10, bias + 0.1])
+    images = np.random.default_rng(3).random((2, 64, 64, 3)).astype(np.float32)
+    dense = dense_logits(dense_parts(model, config), images, backbone=config.backbone).numpy()
+    assert dense.shape == (2, 2, 2, 1000 if include_top else 5)
+    assert np.std(dense, axis=(1, 2)).mean() > 1e-3  # the positions differ: the average is not trivial
+    logits = np.asarray(model(images, training=False))
+    assert np.abs(logits).max() > 0.1
+    np.testing.assert_allclose(dense.mean(axis=(1, 2)), logits, rtol=1e-4, atol=1e-4)
+    # Any size at or above the minimum, not only the training size.
+    other = dense_logits(dense_parts(model, config), images[:1, :, :48], backbone=config.backbone)
+    assert other.shape[1:3] == (2, 1) and np.isfinite(other).all()
+
+
+def test_predict_dense_writes_a_class_map_and_pixel_shares(top_run, tmp_path):
+    image = _png(tmp_path / "street.png", (64, 96), seed=4)  # W 64, H 96 -> a 3 x 2 map at stride 32
+    code, out, err = run_cli("predict", str(top_run["run"]), image, "--set", "dense=true")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["map_shape"] == [3, 2, 1000]
+    shares = result["pixel_share"]
+    assert set(shares) <= set(_names()) and abs(sum(shares.values()) - 1) < 1e-5
+    png = top_run["run"] / "predictions" / "street_class_map.png"
+    assert result["class_map_png"] == str(png) and png.stat().st_size > 1000
+    assert Image.open(png).size == (800, 600)
+    small = _png(tmp_path / "small.png", (20, 40))
+    code, _, err = run_cli("predict", str(top_run["run"]), small, "--set", "dense=true")
+    assert code == 3 and "needs at least 32 px a side" in err and len(err.strip().splitlines()) == 1, err

@@ -44,6 +44,12 @@ class TransferConfig:
     train_fraction: float = 1.0  # share of the training split used (a fixed random subset): few-label studies
     flip: bool = False  # random left-right flips in training (not for digits)
     top_k: int = 3
+    # Inference extras (spec §3.3). include_top: the application WITH its ImageNet classifier (1,000
+    # classes, weights from a full .h5), predict-only: `python -m tfzoo.vision.transfer.extras RUN_DIR`
+    # writes its run (the trainer saves no checkpoint at train.steps=0).
+    include_top: bool = False
+    labels: str = ""  # "" = class_<i> | file:PATH: one name a line, or Keras's class-index JSON
+    dense: bool = False  # predict: a class-probability map over the image at its own size (实例86)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=1000, batch_size=64, eval_every=250, ckpt_every=500, log_every=50))
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -105,23 +105,44 @@ class Backbone(L.Layer):
         return cls(**config)
 
 
-def application(config: Any, input_size: int) -> keras.Model:
-    """The keras.applications backbone without its top and without downloaded weights."""
+# keras.applications classifiers (include_top=True) all predict ImageNet's 1,000 classes, no background class.
+IMAGENET_CLASSES = 1000
+
+
+def application(config: Any, input_size: int | None, *, include_top: bool = False) -> keras.Model:
+    """The keras.applications backbone, without downloaded weights.
+
+    Without its top unless `include_top` (then it ends in the 1,000-class Dense `predictions`, as
+    logits). `input_size=None` builds it fully convolutional, for images of any size (no top).
+    """
     spec = backbone_spec(config.backbone)
-    if input_size < spec.min_size:
+    if input_size is not None and input_size < spec.min_size:
         raise ConfigError(f"image_size={input_size} is below {config.backbone}'s minimum of {spec.min_size} px")
-    kwargs = {"alpha": config.alpha} if spec.alpha else {}
+    kwargs: dict[str, Any] = {"alpha": config.alpha} if spec.alpha else {}
+    if include_top:
+        kwargs.update(classes=IMAGENET_CLASSES, classifier_activation=None)
     constructor = getattr(keras.applications, spec.constructor)
     try:
-        return constructor(include_top=False, weights=None, input_shape=(input_size, input_size, 3), **kwargs)
+        return constructor(include_top=include_top, weights=None, input_shape=(input_size, input_size, 3), **kwargs)
     except ValueError as err:  # e.g. an alpha MobileNetV2 does not offer
         raise ConfigError(f"backbone {config.backbone}: {str(err).splitlines()[0]}") from None
 
 
 def build_model(config: Any, *, input_size: int, num_classes: int) -> keras.Model:
-    """Backbone (inference mode in finetune mode) -> GAP -> Dropout -> Dense logits."""
+    """Backbone (inference mode in finetune mode) -> GAP -> Dropout -> Dense logits.
+
+    With `config.include_top` the application keeps its own ImageNet classifier instead (always in
+    inference mode; its output, named `backbone`, is the 1,000 logits).
+    """
     inputs = keras.Input(shape=(input_size, input_size, 3), dtype="float32", name="image")
     x = Preprocess(backbone=config.backbone, name="preprocess")(inputs)
+    if getattr(config, "include_top", False):
+        if num_classes != IMAGENET_CLASSES:
+            raise ConfigError(f"include_top=true: the {config.backbone} classifier has {IMAGENET_CLASSES} classes, "
+                              f"not {num_classes}")
+        inner = application(config, input_size, include_top=True)
+        logits = Backbone(inner, inference=True, name="backbone")(x)
+        return keras.Model(inputs, logits, name=f"transfer_{config.backbone}_top")
     inner = application(config, input_size)
     if config.bn_momentum:
         for layer in inner.layers:
@@ -212,16 +233,17 @@ def load_initial_weights(model: keras.Model, config: Any) -> dict[str, Any]:
         return {"weights": "none"}
     backbone = inner_backbone(model)
     if kind == "file":
-        return load_weights_file(backbone, path, config.backbone)
+        return load_weights_file(backbone, path, config.backbone, top=getattr(config, "include_top", False))
     return load_weights_run(backbone, path, config)
 
 
-def load_weights_file(backbone: keras.Model, path: str, name: str) -> dict[str, Any]:
-    """A Keras notop weights file (.h5 legacy or .weights.h5), strictly, else by name skipping mismatches."""
+def load_weights_file(backbone: keras.Model, path: str, name: str, *, top: bool = False) -> dict[str, Any]:
+    """Keras notop weights (full ImageNet weights with `top`), .h5 legacy or .weights.h5, strictly, else by name."""
     file = Path(path).expanduser()
     where = f"weights=file:{path}"
+    kind = "full (include_top)" if top else "notop"
     if not file.is_file():
-        raise ConfigError(f"{where}: no such file; expected Keras notop weights (.h5 or .weights.h5) for {name}")
+        raise ConfigError(f"{where}: no such file; expected Keras {kind} weights (.h5 or .weights.h5) for {name}")
     if not (file.name.endswith(".h5") or file.name.endswith(".hdf5")):
         raise ConfigError(f"{where}: expected a .h5, .hdf5 or .weights.h5 Keras weights file for {name}")
     before = [w.copy() for w in backbone.get_weights()]
@@ -241,8 +263,8 @@ def load_weights_file(backbone: keras.Model, path: str, name: str) -> dict[str, 
         raise ConfigError(f"{where}: not Keras weights for {name} ({first[:200]})") from None
     loaded = sum(not np.array_equal(a, b) for a, b in zip(before, backbone.get_weights()))
     if loaded == 0:
-        raise ConfigError(f"{where}: no tensor matched backbone {name}; expected its notop weights "
-                          f"(include_top=False, the same width)")
+        raise ConfigError(f"{where}: no tensor matched backbone {name}; expected its {kind} weights "
+                          f"(include_top={top}, the same width)")
     import sys
 
     print(f"warning: {where}: loaded {loaded} of {len(before)} backbone tensors by name; "

@@ -2,7 +2,8 @@
 
 Stage `head` trains a new head on a frozen backbone; stage `unfreeze` also trains the top
 blocks at a lower learning rate. Evaluation, predict (top-k) and the serving signature are
-vision.classify's, over this task's model.
+vision.classify's, over this task's model. The inference extras (ImageNet top-k with
+`include_top`, dense class maps with `predict --set dense=true`) live in `extras`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class Transfer(Classify):
     # ----- data ---------------------------------------------------------------------------------------
     def data(self, config: TransferConfig, split: str):
         check(config)
+        if config.include_top:
+            raise ConfigError("include_top=true is predict-only: write its run with `python -m "
+                              "tfzoo.vision.transfer.extras RUN_DIR --set weights=file:PATH`, then `tfzoo predict`")
         return pipeline.load_split(config, split)
 
     def data_info(self, config: TransferConfig, train) -> dict[str, Any]:
@@ -67,7 +71,7 @@ class Transfer(Classify):
         if self._fresh:  # a restored run gets its weights from its own checkpoint instead
             self._fresh = False
             load_initial_weights(model, config)
-        if config.mode == "finetune":
+        if config.mode == "finetune" and not config.include_top:
             freeze_for_finetune(model, config)
         return {"model": model}
 
@@ -115,6 +119,14 @@ class Transfer(Classify):
         correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int64), tf.cast(y, tf.int64)), tf.float32)
         return {"loss": loss, "accuracy": tf.reduce_sum(correct) / state.global_batch_size}
 
+    def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
+        """Top-k labels (names from `labels` when set); with `dense=true` a class map per image."""
+        from . import extras
+
+        if run.config.dense:
+            return extras.predict_dense(run, inputs)
+        return extras.predict_top_k(run, inputs)
+
     def visualise(self, run, config: TransferConfig) -> list[str]:
         return []  # classify's DeconvNet needs its own cnn-* layers
 
@@ -135,7 +147,7 @@ def check_weights(config: TransferConfig) -> None:
     """The weights source exists (checked when training starts; a restored run needs it no more)."""
     kind, path = parse_weights(config.weights)
     if kind == "file" and not Path(path).expanduser().is_file():
-        raise ConfigError(f"weights=file:{path}: no such file; expected Keras notop weights (.h5 or .weights.h5) "
-                          f"for {config.backbone}")
+        raise ConfigError(f"weights=file:{path}: no such file; expected Keras {'full' if config.include_top else 'notop'} "
+                          f"weights (.h5 or .weights.h5) for {config.backbone}")
     if kind == "run" and not Path(path, "config.json").expanduser().is_file():
         raise ConfigError(f"weights=run:{path}: not a tfzoo run (no config.json)")
