@@ -40,6 +40,7 @@ class MaskRCNNConfig:
     # backbone
     backbone: str = "resnet18"  # resnet18 | resnet50 | resnet101 | darknet53 (depth 0.34, YOLO's CPU size)
     width: float = 0.5  # resnet18 / darknet53 channel multiplier
+    depth: float = 0.34  # darknet53 residual-block multiplier ([1, 1, 3, 3, 2] blocks); 1 = the published 53 layers
     fpn_channels: int = 128  # 256 in the book
     backbone_weights: str = ""  # optional .weights.h5 for the ResNet/Darknet part; nothing is downloaded
     train_bn: bool = True  # from scratch BN learns; set False with pretrained weights and small batches

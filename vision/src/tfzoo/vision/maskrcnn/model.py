@@ -70,7 +70,7 @@ def build_model(config: MaskRCNNConfig, num_classes: int) -> keras.Model:
     """Image float32 [S, S, 3] in [0, 1] -> {"detections" [B, T, 6] (y1, x1, y2, x2, class, score),
     "num" [B], "masks" [B, T, 28, 28] (the detected class's mask inside its box)}."""
     s, c = config.image_size, config.fpn_channels
-    backbone = resnet_fpn(image_size=s, arch=config.backbone, width=config.width, fpn_channels=c,
+    backbone = resnet_fpn(image_size=s, arch=config.backbone, width=config.width, depth=config.depth, fpn_channels=c,
                           train_bn=config.train_bn, weights_file=config.backbone_weights)
     rpn = build_rpn(channels=c, conv=config.rpn_conv, anchors_per_cell=len(config.anchor_ratios))
     classifier = build_classifier(channels=c, pool=config.pool_size, units=config.fc_units, num_classes=num_classes)
