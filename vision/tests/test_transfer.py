@@ -347,3 +347,26 @@ def test_predict_dense_writes_a_class_map_and_pixel_shares(top_run, tmp_path):
     small = _png(tmp_path / "small.png", (20, 40))
     code, _, err = run_cli("predict", str(top_run["run"]), small, "--set", "dense=true")
     assert code == 3 and "needs at least 32 px a side" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_legacy_full_h5_loads_strictly_and_vgg_top_has_no_dense_form(top_run, tmp_path):
+    """Keras ships full ImageNet weights as legacy .h5: every tensor of the classifier loads, the top too."""
+    import h5py
+    from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
+
+    from tfzoo.common.errors import ConfigError
+    from tfzoo.vision.transfer.extras import dense_parts
+    from tfzoo.vision.transfer.model import build_model, load_initial_weights
+
+    path = tmp_path / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_32.h5"
+    with h5py.File(path, "w") as f:
+        save_weights_to_hdf5_group(f, inner_backbone(top_run["source"]))
+    config = replace(TransferConfig.tiny(), include_top=True, weights=f"file:{path}")
+    model = build_model(config, input_size=32, num_classes=1000)
+    note = load_initial_weights(model, config)
+    assert note["loaded"] == note["of"] == len(top_run["source"].weights)
+    np.testing.assert_array_equal(model.get_layer("backbone").inner.get_layer("predictions").get_weights()[0],
+                                  inner_backbone(top_run["source"]).get_layer("predictions").get_weights()[0])
+    vgg = replace(TransferConfig.tiny(), include_top=True, backbone="vgg16")
+    with pytest.raises(ConfigError, match="vgg16's classifier is not global pooling then one Dense layer"):
+        dense_parts(build_model(vgg, input_size=32, num_classes=1000), vgg)

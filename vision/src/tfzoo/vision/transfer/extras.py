@@ -162,19 +162,22 @@ def dense_parts(model: keras.Model, config: Any) -> tuple[keras.Model, np.ndarra
     notop weights are the first ones of a model with its top, too).
     """
     inner = inner_backbone(model)
-    fcn = application(config, None)
-    count = len(fcn.weights)
     if config.include_top:
-        if len(inner.weights) != count + 2:  # VGG's top is Flatten -> fc1 -> fc2, not GAP -> Dense
+        # Only GAP (and dropout) may sit between the features and the Dense; VGG's top is Flatten -> fc1 -> fc2.
+        between = [layer for layer in inner.layers[-3:-1] if not isinstance(layer, keras.layers.Dropout)]
+        if not isinstance(between[-1], keras.layers.GlobalAveragePooling2D):
             raise ConfigError(f"dense=true with include_top=true: {config.backbone}'s classifier is not "
                               f"global pooling then one Dense layer; use another backbone")
         head = inner.get_layer("predictions")
     else:
         head = model.get_layer("logits")
-    try:
-        fcn.set_weights(inner.get_weights()[:count])
-    except ValueError as err:
-        raise ConfigError(f"dense=true: the {config.backbone} weights do not fit ({str(err).splitlines()[0]})") from None
+    fcn = application(config, None)
+    weights = inner.get_weights()[:len(fcn.weights)]
+    if [w.shape for w in weights] != [tuple(w.shape) for w in fcn.weights]:
+        # NASNet picks its cells' layers from the input shape, so at an unknown size it builds other ones.
+        raise ConfigError(f"dense=true: {config.backbone} builds other layers for images of any size; "
+                          f"use another backbone")
+    fcn.set_weights(weights)
     kernel, bias = (np.asarray(w) for w in head.get_weights())
     return fcn, kernel, bias
 
