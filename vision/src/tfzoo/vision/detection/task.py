@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError, DataError, DataNotFound
+from tfzoo.common.optim import clip_gradients
 from tfzoo.common.task import Task
 from tfzoo.vision.detection.dataset import DetectionData, load_detection
 
@@ -152,6 +153,27 @@ class DetectorTask(Task):
             if masks is not None:
                 example["masks"] = masks
         return self.eval_map(config, info, example)
+
+    # ----- training (one-model detectors) ---------------------------------------------------------------
+    def train_losses(self, state: Any, raw: Any, targets: Any) -> dict[str, tf.Tensor]:
+        """This replica's scalar loss terms for the network output `raw`, scaled so that the sum over
+        replicas is the global mean; "loss" is the one minimised. Needed by the default `train_step`."""
+        raise NotImplementedError(f"{self.name} implements neither train_losses nor train_step")
+
+    def train_step(self, state: Any, batch: Any) -> dict[str, tf.Tensor]:
+        """One step of a single-network detector: `train_losses` (+ the model's regularisation losses),
+        gradients clipped at `optim.clip_norm`, one optimiser."""
+        images, targets = batch
+        model, optimizer = state.models["model"], state.optimizers["model"]
+        with tf.GradientTape() as tape:
+            terms = self.train_losses(state, model(images, training=True), targets)
+            loss = terms["loss"]
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        variables = model.trainable_variables
+        grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
+        optimizer.apply_gradients(zip(grads, variables))
+        return terms
 
     # ----- detection ---------------------------------------------------------------------------------
     def detect(self, models: dict, config: Any, info: dict[str, Any], images: tf.Tensor) -> dict[str, tf.Tensor]:

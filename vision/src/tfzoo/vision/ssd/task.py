@@ -8,7 +8,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.common.optim import clip_gradients
 from tfzoo.vision.detection import augment
 from tfzoo.vision.detection import boxes as box_ops
 from tfzoo.vision.detection.task import DetectorTask
@@ -75,19 +74,8 @@ class SSD(DetectorTask):
         loc = tf.reduce_sum(terms["loc"]) * scale
         return {"loss": cls + loc, "cls": cls, "loc": loc}
 
-    def train_step(self, state, batch) -> dict[str, tf.Tensor]:
-        images, targets = batch
-        model, optimizer = state.models["model"], state.optimizers["model"]
-        with tf.GradientTape() as tape:
-            raw = model(images, training=True)
-            terms = self.losses(state.config, raw, targets, state.global_batch_size)
-            loss = terms["loss"]
-            if model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
-        variables = model.trainable_variables
-        grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
-        optimizer.apply_gradients(zip(grads, variables))
-        return terms
+    def train_losses(self, state, raw, targets) -> dict[str, tf.Tensor]:
+        return self.losses(state.config, raw, targets, state.global_batch_size)
 
     def metrics(self, config: SSDConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {name: keras.metrics.Mean(name=name) for name in _TERMS}

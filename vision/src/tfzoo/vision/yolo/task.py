@@ -8,7 +8,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.common.optim import clip_gradients
 from tfzoo.vision.detection import boxes as box_ops
 from tfzoo.vision.detection.augment import augment
 from tfzoo.vision.detection.task import DetectorTask
@@ -89,21 +88,9 @@ class YOLO(DetectorTask):
                          + config.cls_weight * terms["cls"])
         return terms
 
-    def train_step(self, state, batch) -> dict[str, tf.Tensor]:
-        images, targets = batch
-        model, optimizer = state.models["model"], state.optimizers["model"]
-        with tf.GradientTape() as tape:
-            raw = model(images, training=True)
-            terms = self.losses(state.config, state.info, raw, targets)
-            terms = {k: tf.nn.compute_average_loss(v, global_batch_size=state.global_batch_size)
-                     for k, v in terms.items()}
-            loss = terms["loss"]
-            if model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
-        variables = model.trainable_variables
-        grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
-        optimizer.apply_gradients(zip(grads, variables))
-        return terms
+    def train_losses(self, state, raw, targets) -> dict[str, tf.Tensor]:
+        terms = self.losses(state.config, state.info, raw, targets)
+        return {k: tf.nn.compute_average_loss(v, global_batch_size=state.global_batch_size) for k, v in terms.items()}
 
     def metrics(self, config: YOLOConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {name: keras.metrics.Mean(name=name) for name in ("loss", *_LOSS_TERMS)}
