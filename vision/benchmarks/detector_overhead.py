@@ -10,15 +10,15 @@ of their median step times is taken per round and the median over rounds is repo
 
 from __future__ import annotations
 
+import functools
 import statistics
 import tempfile
-import threading
 from dataclasses import replace
 from pathlib import Path
 
 import keras
 import tensorflow as tf
-from overhead import NEVER, Baton, Timing, _BatonTrainer, train_pipeline
+from overhead import NEVER, Baton, Timing, _BatonTrainer, run_in_turns, train_pipeline
 
 from tfzoo.common.task import TrainState
 
@@ -62,25 +62,8 @@ def overhead(task_class, config, *, steps: int, warmup: int, repeats: int, log=p
     ratios, medians = [], {"tfzoo": [], "bare": []}
     for repeat in range(repeats):
         baton = Baton(list(runners), seed=repeat)
-        errors = {}
-
-        def target(loop, baton=baton, errors=errors):
-            try:
-                baton.begin(loop)
-                runners[loop](baton, loop, task_class, config, total)
-            except BaseException as err:  # re-raised below
-                errors[loop] = err
-            finally:
-                baton.leave(loop)
-
-        threads = [threading.Thread(target=target, args=(loop,)) for loop in runners]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            failed, failure = next(iter(errors.items()))
-            raise RuntimeError(f"{task_class.name} overhead: loop {failed!r} failed: {failure!r}") from failure
+        jobs = {loop: functools.partial(run, baton, loop, task_class, config, total) for loop, run in runners.items()}
+        run_in_turns(baton, jobs, what=f"{task_class.name} overhead")
         timings = {loop: Timing(loop, repeat, steps, warmup, baton.durations[loop]) for loop in runners}
         for loop, timing in timings.items():
             medians[loop].append(timing.median_step)

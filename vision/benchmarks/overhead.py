@@ -30,6 +30,7 @@ calls the baton itself.
 
 from __future__ import annotations
 
+import functools
 import random
 import statistics
 import tempfile
@@ -235,31 +236,40 @@ RUNNERS = {
 }
 
 
-def interleaved_round(loops: tuple[str, ...], *, total: int, batch_size: int,
-                      filters: int | None = None, seed: int = 0) -> dict[str, list[float]]:
-    """Run every loop for `total` steps, one step per turn; the turn durations of each loop."""
-    config = bench_config(batch_size=batch_size, filters=filters)
-    baton = Baton(list(loops), seed=seed)
+def run_in_turns(baton: Baton, jobs: dict, *, what: str) -> dict[str, list[float]]:
+    """Run each job `jobs[name]()` in its own thread, taking turns on `baton`; the turn durations per job.
+
+    A job's failure is re-raised here, in the calling thread, naming `what` and the job.
+    """
     errors: dict[str, BaseException] = {}
 
-    def target(loop: str) -> None:
+    def target(name: str) -> None:
         try:
-            baton.begin(loop)
-            RUNNERS[loop](baton, loop, config, total)
+            baton.begin(name)
+            jobs[name]()
         except BaseException as err:  # re-raised in the main thread
-            errors[loop] = err
+            errors[name] = err
         finally:
-            baton.leave(loop)
+            baton.leave(name)
 
-    threads = [threading.Thread(target=target, args=(loop,), name=f"bench-{loop}") for loop in loops]
+    threads = [threading.Thread(target=target, args=(name,), name=f"bench-{name}") for name in jobs]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     if errors:
-        loop, err = next(iter(errors.items()))
-        raise RuntimeError(f"overhead benchmark: loop {loop!r} failed: {err!r}") from err
+        name, err = next(iter(errors.items()))
+        raise RuntimeError(f"{what}: loop {name!r} failed: {err!r}") from err
     return baton.durations
+
+
+def interleaved_round(loops: tuple[str, ...], *, total: int, batch_size: int,
+                      filters: int | None = None, seed: int = 0) -> dict[str, list[float]]:
+    """Run every loop for `total` steps, one step per turn; the turn durations of each loop."""
+    config = bench_config(batch_size=batch_size, filters=filters)
+    baton = Baton(list(loops), seed=seed)
+    jobs = {loop: functools.partial(RUNNERS[loop], baton, loop, config, total) for loop in loops}
+    return run_in_turns(baton, jobs, what="overhead benchmark")
 
 
 def measure(*, steps: int, warmup: int, repeats: int, batch_size: int = 64, filters: int | None = None,
