@@ -1,11 +1,13 @@
-"""(c) vision.transfer: pretrain on mnist-5k, transfer to digits-8x8 with few labels (spec §3.5).
+"""(c) vision.transfer: pretrain on an mnist source, transfer to digits-8x8 with few labels (spec §3.5).
 
-One run: mobilenet_v2 (alpha 0.35, 32 px) is pretrained by tfzoo on mnist-5k (the offline stand-in
-for ImageNet weights), then digits-8x8 is learned at 5%, 20% and 100% of its training labels in
-three ways with the same step budget: from scratch (mode=pretrain on digits), head only (backbone
-frozen, BN in inference mode) and head then unfreeze (the top 2 blocks at 1/100 of the LR for the
-second half). Test accuracy on digits-8x8's fixed test split. The step-time ratio frozen vs full
-compares the task's own head-stage and full training steps, interleaved on the same batch.
+One run: mobilenet_v2 (alpha 0.35, 32 px) is pretrained by tfzoo on each source (the offline stand-in
+for ImageNet weights): `mnist-8x8`, mnist-5k redrawn by UCI's 8x8 digits recipe (the task's default
+source), and `mnist-5k` itself at 28 px. Then digits-8x8 is learned at 5%, 20% and 100% of its
+training labels with the same step budget: from scratch (mode=pretrain on digits), and from each
+source head only (backbone frozen, BN in inference mode) and head then unfreeze (the top 2 blocks
+at 1/100 of the LR for the second half). Test accuracy on digits-8x8's fixed test split. The
+step-time ratio frozen vs full compares the task's own head-stage and full training steps,
+interleaved on the same batch.
 """
 
 from __future__ import annotations
@@ -21,32 +23,42 @@ QUICK = {"pretrain_steps": 20, "steps": 10, "timing_steps": 3}
 PRETRAIN_LR = 2e-3  # Adam, cosine to 0 over the pretraining steps
 FRACTIONS = (0.05, 0.2, 1.0)
 BATCH = 32
-METHODS = {
-    "scratch": "from scratch (random init, everything trains)",
-    "head": "head only (pretrained backbone frozen)",
-    "unfreeze": "head, then top 2 blocks at lr/100",
+SOURCES = {  # the default source first
+    "mnist-8x8": "mnist-5k redrawn by UCI's 8×8 recipe (the default source)",
+    "mnist-5k": "mnist-5k at 28 px",
 }
+METHODS = {"head": "head only", "unfreeze": "head, then unfreeze"}
 
 
-def _configs(pretrain_dir: Path, fraction: float):
+def _configs(pretrain_dirs: dict[str, Path], fraction: float) -> dict[tuple[str, str | None], object]:
+    """(method, source) -> config; scratch has no source."""
     from tfzoo.vision.transfer.config import TransferConfig
 
     base = TransferConfig()
     common = dict(image_size=32, train_fraction=fraction, data="digits-8x8")
-    return {
-        "scratch": replace(base, mode="pretrain", **common),
-        "head": replace(base, weights=f"run:{pretrain_dir}", stages=("head",), **common),
-        "unfreeze": replace(base, weights=f"run:{pretrain_dir}", stages=("head", "unfreeze"), unfreeze_blocks=2,
-                            **common),
-    }
+    configs = {("scratch", None): replace(base, mode="pretrain", **common)}
+    for source, path in pretrain_dirs.items():
+        configs["head", source] = replace(base, weights=f"run:{path}", stages=("head",), **common)
+        configs["unfreeze", source] = replace(base, weights=f"run:{path}", stages=("head", "unfreeze"),
+                                              unfreeze_blocks=2, **common)
+    return configs
+
+
+def _start_weights(config, info) -> list:
+    """The weights a new training run of `config` starts from (its pretrained backbone loaded)."""
+    from tfzoo.vision.transfer.task import Transfer
+
+    task = Transfer()
+    task._fresh = True
+    return task.build_models(config, info)["model"].get_weights()
 
 
 class Learner:
-    """One method's model, optimisers and compiled steps, reset to the same start for every label fraction.
+    """One method's model, optimisers and compiled steps, reset to a given start for every fraction and source.
 
     The steps are the task's own `train_step` (what the Trainer runs) in one `tf.function` per stage,
-    so each method is traced once, not once per fraction: tracing a MobileNetV2 step costs minutes
-    on the shared CPU, a training step a fraction of a second.
+    so each method is traced once, not once per fraction and source: tracing a MobileNetV2 step costs
+    minutes on the shared CPU, a training step a fraction of a second.
     """
 
     def __init__(self, config, info) -> None:
@@ -56,13 +68,11 @@ class Learner:
         from tfzoo.vision.transfer.task import Transfer
 
         self.task = Transfer()
-        self.task._fresh = True  # load the pretrained backbone, as a new training run does
         self.models = self.task.build_models(config, info)
         self.optimizers = self.task.build_optimizers(config, self.models, total_steps=1)
         for name, optimizer in self.optimizers.items():
             if name in self.models:
                 optimizer.build(self.models[name].trainable_variables)
-        self.start = [w.copy() for w in self.models["model"].get_weights()]
         # Slots and counters back to their first values; the learning-rate variable keeps its own.
         self.optimizer_start = [(v, v.numpy().copy()) for o in self.optimizers.values() for v in o.variables]
         self.stages = self.task.stages(replace(config, train=replace(config.train, steps=2)))
@@ -74,8 +84,8 @@ class Learner:
         model = self.models["model"]
         self.logits = tf.function(lambda x: model(x, training=False))
 
-    def reset(self) -> None:
-        self.models["model"].set_weights(self.start)
+    def reset(self, weights: list) -> None:
+        self.models["model"].set_weights(weights)
         for variable, value in self.optimizer_start:
             variable.assign(value)
 
@@ -123,83 +133,100 @@ def _step_ratio(frozen, full, batch, steps: int) -> float:
     return statistics.median(times["frozen"]) / statistics.median(times["full"])
 
 
-def run(quick: bool = False) -> str:
-    """Measure everything and return the markdown block (without the provenance line)."""
+def _pretrain(source: str, steps: int, run_dir: Path) -> dict:
+    """Pretrain mobilenet_v2 on `source` with the Trainer; its test accuracy and minutes."""
     from tfzoo.common.train import Trainer
     from tfzoo.vision.transfer.config import TransferConfig
+    from tfzoo.vision.transfer.task import Transfer
+
+    base = TransferConfig()
+    # The source model must be good for its features to be worth transferring: 600 steps at a constant
+    # 1e-3 gave 0.85 on mnist-5k and features no better than raw pixels for digits-8x8.
+    config = replace(base, mode="pretrain", data=source, image_size=32, train=replace(
+        base.train, steps=steps, batch_size=64, eval_every=10**9, ckpt_every=10**9, log_every=10**9),
+        optim=replace(base.optim, lr=PRETRAIN_LR, schedule="cosine", decay_steps=steps,
+                      warmup_steps=min(100, steps // 10)))
+    print(f"  pretraining mobilenet_v2 on {source} with the Trainer, {steps} steps", flush=True)
+    trainer = Trainer(task=Transfer(), config=config, run_dir=run_dir, verbose=False)
+    start = time.perf_counter()
+    trainer.fit()
+    minutes = (time.perf_counter() - start) / 60
+    test = trainer.task.data(config, "test")
+    accuracy = float(trainer.evaluate(test)["accuracy"])
+    print(f"  {source} test accuracy {accuracy:.4f} ({minutes:.1f} min)", flush=True)
+    return {"accuracy": accuracy, "test_size": test.size, "minutes": minutes}
+
+
+def run(quick: bool = False) -> str:
+    """Measure everything and return the markdown block (without the provenance line)."""
     from tfzoo.vision.transfer.task import Transfer
 
     budget = QUICK if quick else FULL
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tfzoo-transfer-bench-") as tmp:
         root = Path(tmp)
-        base = TransferConfig()
-        # The source model must be good for its features to be worth transferring: 600 steps at a constant
-        # 1e-3 gave 0.85 on mnist-5k and features no better than raw pixels for digits-8x8.
-        steps = budget["pretrain_steps"]
-        pre_config = replace(base, mode="pretrain", image_size=32, train=replace(
-            base.train, steps=steps, batch_size=64, eval_every=10**9, ckpt_every=10**9, log_every=10**9),
-            optim=replace(base.optim, lr=PRETRAIN_LR, schedule="cosine", decay_steps=steps,
-                          warmup_steps=min(100, steps // 10)))
-        print(f"  pretraining mobilenet_v2 on mnist-5k with the Trainer, {budget['pretrain_steps']} steps", flush=True)
-        pre = Trainer(task=Transfer(), config=pre_config, run_dir=root / "pretrain", verbose=False)
-        start = time.perf_counter()
-        pre.fit()
-        pre_seconds = time.perf_counter() - start
-        pre_test = pre.task.data(pre_config, "test")
-        pre_accuracy = float(pre.evaluate(pre_test)["accuracy"])
-        print(f"  mnist-5k test accuracy {pre_accuracy:.4f} ({pre_seconds / 60:.1f} min)", flush=True)
+        dirs = {source: root / f"pretrain-{source}" for source in SOURCES}
+        sources = {source: _pretrain(source, budget["pretrain_steps"], path) for source, path in dirs.items()}
 
         task = Transfer()
-        configs = {f: _configs(root / "pretrain", f) for f in FRACTIONS}
-        info = task.data_info(configs[1.0]["scratch"], task.data(configs[1.0]["scratch"], "train"))
-        learners = {m: Learner(c, info) for m, c in configs[1.0].items()}
-        test, test_size = _batches(task, configs[1.0]["scratch"], info, "test", train=False)
-        results: dict[tuple[str, float], dict] = {}
+        configs = {f: _configs(dirs, f) for f in FRACTIONS}
+        full = configs[1.0]
+        info = task.data_info(full["scratch", None], task.data(full["scratch", None], "train"))
+        starts = {key: _start_weights(config, info) for key, config in full.items()}
+        default = next(iter(SOURCES))
+        learners = {m: Learner(full[m, None if m == "scratch" else default], info) for m in ("scratch", *METHODS)}
+        test, test_size = _batches(task, full["scratch", None], info, "test", train=False)
+        results: dict[tuple[str, str | None, float], dict] = {}
         for fraction in FRACTIONS:
-            for method, learner in learners.items():
-                config = configs[fraction][method]
+            for (method, source), config in configs[fraction].items():
                 batches, size = _batches(task, config, info, "train", train=True)
-                learner.reset()
+                learner = learners[method]
+                learner.reset(starts[method, source])
                 start = time.perf_counter()
                 learner.fit(batches, budget["steps"], config.head_fraction)
-                r = results[method, fraction] = {"accuracy": learner.accuracy(test), "train_size": size,
-                                                 "test_size": test_size, "seconds": time.perf_counter() - start}
-                print(f"  {method:<9} {fraction:>4.0%}: test accuracy {r['accuracy']:.4f} "
+                r = results[method, source, fraction] = {
+                    "accuracy": learner.accuracy(test), "train_size": size, "test_size": test_size,
+                    "seconds": time.perf_counter() - start}
+                print(f"  {method:<9} {source or '':<10} {fraction:>4.0%}: test accuracy {r['accuracy']:.4f} "
                       f"({size} labels, {r['seconds']:.0f} s)", flush=True)
-        batch = next(iter(_batches(task, configs[1.0]["scratch"], info, "train", train=True)[0]))
+        batch = next(iter(_batches(task, full["scratch", None], info, "train", train=True)[0]))
         ratio = _step_ratio(learners["head"].steps["head"], learners["scratch"].steps["all"], batch,
                             budget["timing_steps"])
         print(f"  step time frozen / full: {ratio:.3f}", flush=True)
     minutes = (time.perf_counter() - wall) / 60
-    return block(results, pre_accuracy=pre_accuracy, pre_test=pre_test.size, pre_seconds=pre_seconds,
-                 timing={"ratio": ratio, "steps": budget["timing_steps"]}, budget=budget, minutes=minutes)
+    return block(results, sources=sources, timing={"ratio": ratio, "steps": budget["timing_steps"]},
+                 budget=budget, minutes=minutes)
 
 
-def block(results: dict, *, pre_accuracy: float, pre_test: int, pre_seconds: float, timing: dict, budget: dict,
-          minutes: float) -> str:
-    head = "| digits-8x8 training labels | " + " | ".join(METHODS.values()) + " | transfer gain (best − scratch) |"
-    rows = [head, "|---:|" + "---:|" * (len(METHODS) + 1)]
+def block(results: dict, *, sources: dict, timing: dict, budget: dict, minutes: float) -> str:
+    columns = [("scratch", None)] + [(m, s) for s in SOURCES for m in METHODS]
+    names = ["from scratch"] + [f"{METHODS[m]} ← `{s}`" for m, s in columns[1:]]
+    head = "| digits-8x8 training labels | " + " | ".join(names) + " | " + " | ".join(
+        f"gain ← `{s}` (best − scratch)" for s in SOURCES) + " |"
+    rows = [head, "|---:|" + "---:|" * (len(columns) + len(SOURCES))]
     for fraction in FRACTIONS:
-        first = results["scratch", fraction]
-        cells = [f"{results[m, fraction]['accuracy']:.4f}" for m in METHODS]
-        gain = max(results["head", fraction]["accuracy"], results["unfreeze", fraction]["accuracy"]) - first["accuracy"]
-        rows.append(f"| {fraction:.0%} ({first['train_size']}) | " + " | ".join(cells) + f" | {gain:+.4f} |")
-    test_size = results["scratch", FRACTIONS[0]]["test_size"]
+        first = results["scratch", None, fraction]
+        cells = [f"{results[m, s, fraction]['accuracy']:.4f}" for m, s in columns]
+        gains = [max(results[m, s, fraction]["accuracy"] for m in METHODS) - first["accuracy"] for s in SOURCES]
+        rows.append(f"| {fraction:.0%} ({first['train_size']}) | " + " | ".join(cells) + " | "
+                    + " | ".join(f"{g:+.4f}" for g in gains) + " |")
+    test_size = results["scratch", None, FRACTIONS[0]]["test_size"]
+    pretrained = "; ".join(
+        f"`{s}` ({SOURCES[s]}): **test accuracy {r['accuracy']:.4f}** on its {r['test_size']} test images "
+        f"({r['minutes']:.1f} min)" for s, r in sources.items())
     return "\n".join([
-        "### (c) Transfer learning: mnist-5k → digits-8x8 (vision.transfer)",
+        "### (c) Transfer learning: mnist sources → digits-8x8 (vision.transfer)",
         "",
         *rows,
         "",
-        f"Source: mobilenet_v2 (alpha 0.35, 32 px, no downloaded weights) pretrained by `vision.transfer "
-        f"mode=pretrain` on mnist-5k, {budget['pretrain_steps']:,} steps × 64 (Adam {PRETRAIN_LR:g}, cosine): **test accuracy "
-        f"{pre_accuracy:.4f}** on its {pre_test} test images ({pre_seconds / 60:.1f} min). Target: digits-8x8 "
-        f"(8×8 scikit-learn digits upsampled to 32 px, grey repeated to RGB), a fixed random {', '.join(f'{f:.0%}' for f in FRACTIONS)} "
-        f"of its training split; every cell is one run of {budget['steps']:,} steps × {BATCH} with Adam 1e-3 "
-        f"(unfreeze: half head, half head + top 2 blocks at 1e-5; BN in inference mode when fine-tuning), "
-        f"scored once on the {test_size} test images "
+        f"Sources: mobilenet_v2 (alpha 0.35, 32 px, no downloaded weights) pretrained by `vision.transfer "
+        f"mode=pretrain`, {budget['pretrain_steps']:,} steps × 64 (Adam {PRETRAIN_LR:g}, cosine), on {pretrained}. "
+        f"Target: digits-8x8 (8×8 scikit-learn digits upsampled to 32 px, grey repeated to RGB), a fixed random "
+        f"{', '.join(f'{f:.0%}' for f in FRACTIONS)} of its training split; every cell is one run of "
+        f"{budget['steps']:,} steps × {BATCH} with Adam 1e-3 (head only: the pretrained backbone frozen; then "
+        f"unfreeze: half head, half head + top 2 blocks at 1e-5; BN in inference mode when fine-tuning), scored once on the {test_size} test images "
         f"(one error ≈ {1 / test_size:.4f}); each method's model is built once, its own `train_step` compiled "
-        f"once per stage and reset to the same start for every fraction. Step time, head stage "
+        f"once per stage and reset to the same start for every fraction and source. Step time, head stage "
         f"(frozen backbone) ÷ full training step: **{timing['ratio']:.3f}** (median of {timing['steps']} "
         f"interleaved steps on one batch of 32). CPU budget: the whole block took {minutes:.0f} min on the "
         f"shared 2-core CPU (vision/benchmarks/transfer.py). Quoted anchors, not reproduced offline: slim's "

@@ -45,7 +45,7 @@ def test_pretrain_run_trains_everything(pretrained):
     info = json.loads((pretrained["run"] / "info.json").read_text())
     assert info["input_shape"] == [32, 32, 3] and info["class_names"] == [str(i) for i in range(10)]
     config = pretrained["trainer"].config
-    assert config.mode == "pretrain" and config.data_spec == "mnist-5k"
+    assert config.mode == "pretrain" and config.data_spec == "mnist-8x8"
     stages = {json.loads(line)["stage"] for line in (pretrained["run"] / "metrics.jsonl").read_text().splitlines()}
     assert stages == {"all"}
 
@@ -158,7 +158,7 @@ def test_config_round_trips_and_tiny_is_small():
 
 @pytest.mark.slow
 def test_transfer_beats_scratch_at_5_percent_labels(tmp_path):
-    """Pretrain on mnist-5k, fine-tune on 5% of digits-8x8: better test accuracy than training from scratch."""
+    """Pretrain on mnist-8x8 (the default), fine-tune on 5% of digits-8x8: better than training from scratch."""
     base = replace(TransferConfig(), image_size=32)
     steps = replace(base.train, steps=600, batch_size=64, eval_every=10**6, ckpt_every=10**6, log_every=100)
     pre = Trainer(task=Transfer(), config=replace(base, mode="pretrain", train=steps),

@@ -3,7 +3,7 @@
     from tfzoo.common.data import resolve
     train = resolve("mnist-5k", "train")   # DataSplit(dataset, size, class_names, image_shape)
 
-Built-in specs: `mnist-5k` (default), `digits-8x8`, `fashion-mnist`, `idx:DIR`, `folder:DIR`,
+Built-in specs: `mnist-5k` (default), `mnist-8x8`, `digits-8x8`, `fashion-mnist`, `idx:DIR`, `folder:DIR`,
 `tfrecord:GLOB`, `cifar10:DIR`, `csv:FILE`. Domains add schemes with `register_scheme` or the
 "tfzoo.data" entry-point group. Every `dataset` is unbatched, finite and in a fixed order (the
 trainer shuffles); image specs yield `(uint8 [H, W, C], int64 label)`. Splits are carved with

@@ -17,12 +17,12 @@ ENTRY_POINT_GROUP = "tfzoo.data"
 
 # Built-in schemes and how to write them, for the "unknown spec" message.
 _USAGE = {
-    "mnist-5k": "mnist-5k", "digits-8x8": "digits-8x8", "fashion-mnist": "fashion-mnist",
+    "mnist-5k": "mnist-5k", "mnist-8x8": "mnist-8x8", "digits-8x8": "digits-8x8", "fashion-mnist": "fashion-mnist",
     "idx": "idx:DIR", "folder": "folder:DIR", "tfrecord": "tfrecord:GLOB", "cifar10": "cifar10:DIR",
     "csv": "csv:FILE",
 }
 _readers: dict[str, Reader] = {
-    "mnist-5k": embedded.read_mnist_5k, "digits-8x8": embedded.read_digits,
+    "mnist-5k": embedded.read_mnist_5k, "mnist-8x8": embedded.read_mnist_8x8, "digits-8x8": embedded.read_digits,
     "fashion-mnist": embedded.read_fashion_mnist, "idx": idx.read, "folder": folder.read,
     "tfrecord": tfrecord.read, "cifar10": cifar.read, "csv": table.read,
 }
