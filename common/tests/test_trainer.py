@@ -50,6 +50,16 @@ def test_xor_predictions_round_to_truth(tmp_path):
     assert np.round(out).tolist() == [0, 1, 1, 0], out
 
 
+def test_zero_steps_saves_the_initial_weights_for_evaluate_and_predict(tmp_path):
+    from tfzoo.common.cli import open_run
+
+    result = _train("toy.linreg", tmp_path / "run", **{"train.steps": 0})
+    assert result["step"] == 0
+    assert tf.train.latest_checkpoint(str(tmp_path / "run/checkpoints")).endswith("ckpt-0")
+    reopened = open_run(str(tmp_path / "run"))
+    assert int(reopened.step.numpy()) == 0
+
+
 def test_keep_last_k_and_fallback_from_a_corrupt_newest_checkpoint(tmp_path):
     run = tmp_path / "run"
     _train("toy.xor", run, steps=40, ckpt_every=10, keep=2, eval_every=20)

@@ -306,6 +306,10 @@ class Trainer:
         window_start, last_save = time.perf_counter(), time.monotonic()
         stopped_early = False
         step = start
+        if total == 0 and not restored:
+            # A run with nothing to train (train.steps=0: evaluate or predict with the initial weights,
+            # e.g. a loaded weights file) still leaves a checkpoint that `evaluate` and `predict` open.
+            self.checkpoints.save(0)
         try:
             for step, stage, out in steps:
                 window.append(out)

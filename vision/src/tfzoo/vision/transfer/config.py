@@ -49,7 +49,7 @@ class TransferConfig:
     top_k: int = 3
     # Inference extras (spec §3.3). include_top: the application WITH its ImageNet classifier (1,000
     # classes, weights from a full .h5), predict-only: `python -m tfzoo.vision.transfer.extras RUN_DIR`
-    # writes its run (the trainer saves no checkpoint at train.steps=0).
+    # writes its run (it has no training data and predicts ImageNet's classes, not the data's).
     include_top: bool = False
     labels: str = ""  # "" = class_<i> | file:PATH: one name a line, or Keras's class-index JSON
     dense: bool = False  # predict: a class-probability map over the image at its own size (实例86)

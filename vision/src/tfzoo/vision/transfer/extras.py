@@ -1,7 +1,7 @@
 """vision.transfer's inference extras (spec §3.3): ImageNet top-k (实例85) and dense class maps (实例86).
 
 实例85: `include_top=True` keeps the application's own 1,000-class classifier; `labels=file:PATH`
-names the classes. The trainer saves no checkpoint at `train.steps=0`, so `make_top_run` (also
+names the classes. Such a run has no training data and ImageNet's 1,000 classes, so `make_top_run` (also
 `python -m tfzoo.vision.transfer.extras RUN_DIR --set weights=file:...`) writes a run holding the
 loaded weights as its step-0 checkpoint, which `tfzoo predict` then opens like any other run.
 
