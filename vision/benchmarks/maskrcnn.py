@@ -37,7 +37,7 @@ from tfzoo.vision.maskrcnn.task import MaskRCNN
 
 GOAL = 0.95
 TRAIN_IMAGES = 4000
-FULL = {"steps": 6000, "batch": 8, "window": 50, "overhead": {"steps": 10, "warmup": 3, "repeats": 2}}
+FULL = {"steps": 2000, "batch": 8, "window": 50, "overhead": {"steps": 10, "warmup": 3, "repeats": 2}}
 QUICK = {"steps": 30, "batch": 4, "window": 10, "overhead": {"steps": 4, "warmup": 2, "repeats": 1}}
 BOOK = {  # S4 L602-L611, epoch 2 (COCO-pretrained ResNet-101)
     "train": {"loss": 0.978, "rpn_class": 0.017, "rpn_bbox": 0.432, "mrcnn_class": 0.211, "mrcnn_bbox": 0.169,

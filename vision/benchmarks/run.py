@@ -12,7 +12,7 @@
     python vision/benchmarks/run.py                 # everything, rewrites the vision section
     python vision/benchmarks/run.py --quick         # a short sanity run; writes only with --write
     python vision/benchmarks/run.py --only overhead --steps 100 --repeats 5
-    python vision/benchmarks/run.py --only yolo --block-steps 2000   # a stated, shorter budget
+    python vision/benchmarks/run.py --only yolo --block-steps 500    # a stated, shorter budget
     nox -s bench-vision -- --only accuracy --fashion-steps 4000
 """
 

@@ -31,7 +31,7 @@ from tfzoo.vision.yolo.config import YOLOConfig
 from tfzoo.vision.yolo.task import YOLO
 
 GOAL = 0.90
-FULL = {"steps": 4000, "overhead": {"steps": 20, "warmup": 3, "repeats": 2}}
+FULL = {"steps": 2000, "overhead": {"steps": 20, "warmup": 3, "repeats": 2}}
 QUICK = {"steps": 60, "overhead": {"steps": 4, "warmup": 2, "repeats": 1}}
 WINDOW = 25
 
