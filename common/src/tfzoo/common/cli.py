@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     train.add_argument("--config", help="TOML file of overrides")
     train.add_argument("--run-dir", help="default runs/<task>/<time>")
-    train.add_argument("--tiny", action="store_true", help="the few-second test configuration")
+    train.add_argument("--preset", help="a named configuration the task offers (tfzoo info TASK lists them)")
+    train.add_argument("--tiny", action="store_true", help="the few-second test configuration (--preset tiny)")
     train.add_argument("--seed", type=int)
     train.add_argument("--strategy", default="default", help="default|mirrored|multi-worker|parameter-server")
     train.add_argument("--virtual-cpus", type=int, default=0, help="split the CPU into N devices (mirrored tests)")
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write export/ (keras, savedmodel or tflite)")
     export.add_argument("run_dir")
     export.add_argument("--format", default="savedmodel")
+    export.add_argument("--model", action="append", default=[], metavar="NAME",
+                        help="a named model to export (repeat for a pair); default: the task's export_models")
 
     visualise = sub.add_parser("visualise", help="write the task's figures into the run's plots/")
     visualise.add_argument("run_dir")
@@ -102,7 +105,7 @@ def _configure_tensorflow(args: argparse.Namespace) -> None:
 def _resolve_config(task: Any, args: argparse.Namespace) -> Any:
     from tfzoo.common import config as cfg
 
-    config = task.default_config(tiny=args.tiny)
+    config = task.default_config(tiny=args.tiny, preset=args.preset)
     if args.config:
         config = cfg.override(config, cfg.load_toml(args.config))
     updates = cfg.parse_sets(args.set)
@@ -147,9 +150,12 @@ def cmd_info(args: argparse.Namespace) -> None:
     task = get_task(args.target)
     print(f"{task.name}: {task.description}")
     print("data specs: " + ", ".join(task.data_specs))
+    print("presets (--preset NAME): " + (", ".join(task.presets()) or "none"))
     print("config (--set key=value):")
+    allowed = cfg.choices(task.config_class)
     for key, value in cfg.leaf_keys(task.default_config()).items():
-        print(f"  {key} = {json.dumps(value, default=str)}")
+        choice = f"  # one of {', '.join(map(str, allowed[key]))}" if key in allowed else ""
+        print(f"  {key} = {json.dumps(value, default=str)}{choice}")
 
 
 def _strategy(args: argparse.Namespace):
@@ -200,45 +206,30 @@ def _without_option(argv: list[str], name: str) -> list[str]:
 
 
 def open_run(run_dir: str, *, data: str | None = None, sets: list[str] = ()) -> Any:
-    """A Trainer over a finished run with its newest checkpoint loaded."""
-    from tfzoo.common import config as cfg
-    from tfzoo.common.registry import get_task
-    from tfzoo.common.train import RunDir, Trainer
+    """The `Run` of a finished run with its models rebuilt and newest checkpoint loaded."""
+    from tfzoo.common.run import Run
 
-    run = RunDir(run_dir)
-    if not run.config.exists() or not run.task.exists():
-        raise UserError(f"{run_dir}: not a tfzoo run (expected config.json and task.txt)")
-    task = get_task(run.task.read_text().strip())
-    config = cfg.load_json(task.config_class, run.config)
-    updates = cfg.parse_sets(list(sets))
-    if data:
-        updates["data"] = data
-    config = cfg.override(config, updates)
-    trainer = Trainer(task=task, config=config, run_dir=run_dir, verbose=False)
-    trainer.restore()
-    return trainer
+    return Run.open(run_dir, data=data, sets=sets)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from tfzoo.common.logging import MetricsLog
+    import numpy as np
 
-    trainer = open_run(args.run_dir, data=args.data)
-    data = trainer.task.data(trainer.config, args.split)
+    run = open_run(args.run_dir, data=args.data)
+    data = run.task.data(run.config, args.split)
     if data is None:
         raise UserError(f"{args.run_dir}: this run has no {args.split} split; try --split test")
-    values = {k: v.tolist() for k, v in trainer.evaluate(data).items()}
-    values = trainer.task.after_evaluate(trainer, args.split, values)
-    record = MetricsLog(trainer.run.metrics).write(
-        step=int(trainer.step.numpy()), split=args.split, values=values, stage="evaluate"
-    )
+    values = {k: np.asarray(v).tolist() for k, v in run.evaluate(data).items()}
+    values = run.task.after_evaluate(run, args.split, values)
+    record = run.log.write(step=run.step, split=args.split, values=values, stage="evaluate")
     print(json.dumps(record))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    trainer = open_run(args.run_dir, sets=args.set)
-    results = trainer.task.predict(trainer, args.inputs)
+    run = open_run(args.run_dir, sets=args.set)
+    results = run.task.predict(run, args.inputs)
     if not args.inputs and not results:
-        raise UserError(f"{trainer.task.name}: predict needs at least one input file")
+        raise UserError(f"{run.task.name}: predict needs at least one input file")
     for result in results:
         print(json.dumps(result))
 
@@ -246,13 +237,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from tfzoo.common.export import export
 
-    trainer = open_run(args.run_dir)
-    print(export(trainer, fmt=args.format))
+    run = open_run(args.run_dir)
+    print(export(run, fmt=args.format, models=tuple(args.model) or None))
 
 
 def cmd_visualise(args: argparse.Namespace) -> None:
-    trainer = open_run(args.run_dir)
-    for path in trainer.task.visualise(trainer, trainer.config):
+    run = open_run(args.run_dir)
+    for path in run.task.visualise(run, run.config):
         print(path)
 
 

@@ -59,6 +59,8 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
     """Convert a string (from the command line) or TOML value to the field's type."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        return _choice(value, args, key)
     if origin in (typing.Union, types.UnionType):
         if value in (None, "none", "None", "") and type(None) in args:
             return None
@@ -96,13 +98,52 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
     return value
 
 
+def _choice(value: Any, allowed: tuple, key: str) -> Any:
+    for option in allowed:  # compare as text: "--set flag=1" or a TOML number may name a choice
+        if value == option or str(value).strip().lower() == str(option).lower():
+            return option
+    raise ConfigError(f"config key {key!r}: found {value!r}, expected one of {', '.join(map(str, allowed))}")
+
+
+def choices(config_class: type) -> dict[str, tuple]:
+    """The allowed values of every `Literal` field, by dotted key (for `tfzoo info`)."""
+    out: dict[str, tuple] = {}
+    hints = typing.get_type_hints(config_class)
+    for f in dataclasses.fields(config_class):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            out.update({f"{f.name}.{k}": v for k, v in choices(hint).items()})
+        elif typing.get_origin(hint) is typing.Literal:
+            out[f.name] = typing.get_args(hint)
+    return out
+
+
+def validate(config: Any, prefix: str = "") -> Any:
+    """Check every `Literal` choice and every range a config class declares in `RANGES`
+    ({field: (min, max)}, None for open); returns `config`, or raises a one-line ConfigError."""
+    hints = typing.get_type_hints(type(config))
+    ranges = getattr(type(config), "RANGES", {})
+    for f in dataclasses.fields(config):
+        value, key = getattr(config, f.name), prefix + f.name
+        if dataclasses.is_dataclass(value):
+            validate(value, key + ".")
+            continue
+        if typing.get_origin(hints[f.name]) is typing.Literal:
+            _choice(value, typing.get_args(hints[f.name]), key)
+        low, high = ranges.get(f.name, (None, None))
+        if value is not None and (low is not None and value < low) or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"<= {high}" if low is None else f"in [{low}, {high}]"
+            raise ConfigError(f"config key {key!r}: found {value!r}, expected a value {bounds}")
+    return config
+
+
 def override(config: Any, updates: dict[str, Any]) -> Any:
-    """Return a copy of `config` with dotted `updates` applied and type-checked."""
+    """Return a copy of `config` with dotted `updates` applied, type-checked and validated."""
     for key, raw in updates.items():
         full = _full_key(config, key)
         value = coerce(raw, _field_type(config, full), full)
         config = _replace_dotted(config, full.split("."), value)
-    return config
+    return validate(config)
 
 
 def _replace_dotted(config: Any, path: list[str], value: Any) -> Any:

@@ -22,32 +22,60 @@ def _replace_dir(tmp: Path, final: Path) -> None:
     tmp.rename(final)
 
 
-def export(trainer: Any, *, fmt: str = "savedmodel", model_name: str = "model") -> Path:
-    """Write `export/` for a restored trainer; returns the path of the exported artefact."""
+def export(run: Any, *, fmt: str = "savedmodel", models: tuple[str, ...] | None = None) -> Path:
+    """Write `export/` for an opened `Run`; returns the path of the (first) exported artefact.
+
+    `models` names the models to export under their own names (a GAN's "generator", an
+    "encoder"/"decoder" pair); the default is the task's `export_models`, whose SavedModel carries
+    the task's serving signature over raw inputs. Other models get a signature over their own
+    Keras inputs, one per model.
+    """
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    out = trainer.run.export
+    default = tuple(run.task.export_models)
+    names = tuple(models or default)
+    unknown = [n for n in names if n not in run.models]
+    if unknown:
+        raise UserError(f"{run.path}: no model {', '.join(unknown)}; this run has {', '.join(run.models)}")
+    out = run.export
     out.mkdir(parents=True, exist_ok=True)
-    model = trainer.models[model_name]
+    chosen = {name: run.models[name] for name in names}
     if fmt == "keras":
-        path = out / "model.keras"
-        tmp = out / "model.tmp.keras"
-        model.save(tmp)
-        tmp.replace(path)
+        paths = []
+        for name, model in chosen.items():
+            path = out / f"{name}.keras"
+            tmp = out / f"{name}.tmp.keras"
+            model.save(tmp)
+            tmp.replace(path)
+            paths.append(path)
+        path = paths[0]
     else:
-        signature = trainer.task.serving_function(trainer.config, trainer.models, trainer.info)
         module = tf.Module()
-        module.model = model
-        module.serve = signature
+        module.models = dict(chosen)
+        if names == default:
+            signatures = {"serving_default": run.task.serving_function(run.config, run.models, run.info)}
+        else:
+            signatures = {("serving_default" if len(names) == 1 else name): _model_signature(model)
+                          for name, model in chosen.items()}
+        module.serve = dict(signatures)
         path = out / "saved_model"
         tmp = out / "saved_model.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        tf.saved_model.save(module, str(tmp), signatures={"serving_default": signature})
+        tf.saved_model.save(module, str(tmp), signatures=signatures)
         _replace_dir(tmp, path)
         if fmt == "tflite":
-            path = _tflite(model, out / "model.tflite")
-    _write_manifest(trainer, out, model)
+            path = _tflite(next(iter(chosen.values())), out / f"{names[0]}.tflite")
+    _write_manifest(run, out, chosen)
     return path
+
+
+def _model_signature(model: Any) -> Any:
+    """A serving function over a Keras model's own inputs."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise UserError(f"model {model.name} has no symbolic inputs to export a signature from; use --format keras")
+    spec = [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in inputs]
+    return tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False), input_signature=spec)
 
 
 def _tflite(model: Any, target: Path) -> Path:
@@ -67,14 +95,15 @@ def _tflite(model: Any, target: Path) -> Path:
     return target
 
 
-def _write_manifest(trainer: Any, out: Path, model: Any) -> None:
-    config_text = trainer.run.config.read_text() if trainer.run.config.exists() else ""
+def _write_manifest(run: Any, out: Path, models: dict[str, Any]) -> None:
+    config_text = run.config_file.read_text() if run.config_file.exists() else ""
     manifest = {
-        "task": trainer.task.name,
+        "task": run.task.name,
         # Subclassed models have no symbolic inputs until a functional wrapper gives them some.
-        "inputs": [_describe(t) for t in getattr(model, "inputs", None) or []],
-        "outputs": [_describe(t) for t in getattr(model, "outputs", None) or []],
-        "class_names": trainer.info.get("class_names", []),
+        "models": {name: {"inputs": [_describe(t) for t in getattr(model, "inputs", None) or []],
+                          "outputs": [_describe(t) for t in getattr(model, "outputs", None) or []]}
+                   for name, model in models.items()},
+        "class_names": run.info.get("class_names", []),
         "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")

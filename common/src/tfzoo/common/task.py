@@ -1,24 +1,57 @@
 """The task contract and its discovery through the `tfzoo.tasks` entry-point group.
 
-Tasks are found by `tfzoo.common.registry`. A task names its config class, supplies its data and models, and may override
-the steps the trainer runs. The defaults implement supervised classification
-from logits, so a classifier only writes `data`, `build_models` and its hooks.
+A task says what its data, models and losses are; common owns the rest. The one
+shape every task copies (see common/README.md, "Adding a task"):
+
+- `data(config, split) -> DataSplit` and `data_info` (what the models need, saved as info.json);
+- `train_map`/`eval_map` per example and `batch` per split (fixed size by default, padded or
+  bucketed by length with `tfzoo.common.batching`);
+- `build_models` (named models) and optionally `build_optimizers` and `stages`;
+- `compute_loss` (or a hand-written `train_step` that calls `state.minimize` for every update),
+  `metrics` + `eval_step` for streaming metrics and `aggregate` for corpus metrics (WER, BLEU, mAP);
+- hooks that receive the `Run` (`predict`, `after_evaluate`, `during_training`, `visualise`,
+  `serving_function`).
+
+`state.minimize` is where the step is owned: it adds the model's regularisation losses, restricts
+the update to the current stage's `trainable` selection, clips at `optim.clip_norm` and applies
+the stage's optimiser. The replica convention is one: a loss returned to it is the replica's share
+of the global mean (`state.average(per_example)`), so the trainer's sum over replicas is the mean.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import tensorflow as tf
 
+from tfzoo.common import batching
 from tfzoo.common.optim import build_optimizer, clip_gradients
+
+LossFn = Callable[[], "tf.Tensor | tuple[tf.Tensor, dict[str, tf.Tensor]]"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One phase of training: how many steps, which variables and which optimiser learn.
+
+    `trainable` is a regular expression searched in "<model name>/<variable path>" (for example
+    "encoder/", or r"/(rpn|mrcnn)_"); "" trains every variable of the model being updated.
+    `optimizer` names an entry of the task's optimisers; "" uses the updated model's own.
+    """
+
+    name: str
+    steps: int
+    trainable: str = ""
+    optimizer: str = ""
 
 
 @dataclass
 class TrainState:
-    """What a step works on: models and optimisers by name, the step counter, run facts."""
+    """What a step works on: models and optimisers by name, the step counter, the stage, run facts."""
 
     models: dict[str, keras.Model]
     optimizers: dict[str, keras.optimizers.Optimizer]
@@ -26,45 +59,96 @@ class TrainState:
     config: Any
     info: dict[str, Any]
     global_batch_size: int
+    stage: Stage | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def average(self, per_example: tf.Tensor) -> tf.Tensor:
+        """This replica's share of the global-batch mean of `per_example` losses."""
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
 
-@dataclass(frozen=True)
-class Stage:
-    """One phase of training: how many steps, which variables and which optimiser learn."""
+    def trainable(self, model: str = "model") -> list[tf.Variable]:
+        """The trainable variables of `model` that the current stage trains."""
+        variables = self.models[model].trainable_variables
+        pattern = self.stage.trainable if self.stage is not None else ""
+        if not pattern:
+            return list(variables)
+        regex = re.compile(pattern)
+        return [v for v in variables if regex.search(f"{model}/{v.path}")]
 
-    name: str
-    steps: int
-    trainable: str = ""  # a substring of variable paths; "" trains every variable
+    def optimizer(self, model: str = "model") -> keras.optimizers.Optimizer:
+        """The optimiser that updates `model` in the current stage."""
+        name = self.stage.optimizer if self.stage is not None and self.stage.optimizer else model
+        return self.optimizers[name]
+
+    def minimize(self, loss_fn: LossFn, *, model: str = "model",
+                 variables: list[tf.Variable] | None = None) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """One update of `model`: differentiate `loss_fn()`, clip, apply. Returns (loss, logs).
+
+        `loss_fn` runs under the tape and returns this replica's loss (see `average`), or
+        `(loss, logs)` with extra values to report. The model's regularisation losses are added,
+        scaled by the replica count; `variables` overrides the stage's selection (e.g. two models
+        updated by one optimiser).
+        """
+        net = self.models[model]
+        with tf.GradientTape() as tape:
+            out = loss_fn()
+            loss, logs = out if isinstance(out, tuple) else (out, {})
+            if net.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(net.losses))
+        variables = self.trainable(model) if variables is None else list(variables)
+        optim = getattr(self.config, "optim", None)
+        grads = clip_gradients(tape.gradient(loss, variables), getattr(optim, "clip_norm", 0.0))
+        self.optimizer(model).apply_gradients(zip(grads, variables))
+        return loss, logs
 
 
 class Task:
     """Base class of every tfzoo task.
 
     Subclasses set `name`, `config_class`, `data_specs` and implement `data`
-    and `build_models`. `train_step` and `eval_step` run once per replica
-    inside the trainer's `tf.function`; the values `train_step` returns are
-    summed across replicas, so they must already be divided by the global
-    batch size (use `tf.nn.compute_average_loss`).
+    and `build_models`; a supervised classifier from logits needs nothing else.
+    `train_step` and `eval_step` run once per replica inside the trainer's
+    `tf.function`; the values `train_step` returns are summed across replicas,
+    so they must already be each replica's share (`state.average`).
     """
 
     name: str = ""
     config_class: type = object
     description: str = ""
     data_specs: tuple[str, ...] = ()
-    # The metric that decides early stopping and the best checkpoint.
+    # The metric that decides early stopping and the best checkpoint (a streaming or aggregated one).
     monitor: str = "loss"
     monitor_mode: str = "min"
+    # The models `tfzoo export` writes by default (any named model can be asked for).
+    export_models: tuple[str, ...] = ("model",)
+    # Whether the task can train under a multi-replica strategy; a reason string when it cannot.
+    multi_replica: bool | str = True
 
-    # ----- configuration -------------------------------------------------
-    def default_config(self, *, tiny: bool = False) -> Any:
-        """The default config, or the few-second `tiny()` variant used by tests."""
+    # ----- configuration -------------------------------------------------------------
+    def presets(self) -> dict[str, Callable[[], Any]]:
+        """Named configurations (`--preset NAME`): the config class's zero-argument classmethods
+        listed in its `PRESETS` tuple, by default whichever of `tiny` and `book` it has."""
         cls = self.config_class
-        return cls.tiny() if tiny and hasattr(cls, "tiny") else cls()
+        names = getattr(cls, "PRESETS", ("tiny", "book"))
+        return {name: getattr(cls, name) for name in names if callable(getattr(cls, name, None))}
 
-    # ----- data ----------------------------------------------------------
+    def default_config(self, *, tiny: bool = False, preset: str | None = None) -> Any:
+        """The default config, a named preset, or the few-second `tiny` one used by tests."""
+        from tfzoo.common.config import validate
+        from tfzoo.common.errors import ConfigError
+
+        preset = preset or ("tiny" if tiny else None)
+        if preset is None:
+            return validate(self.config_class())
+        presets = self.presets()
+        if preset not in presets:
+            known = ", ".join(presets) or "none"
+            raise ConfigError(f"{self.name}: unknown preset {preset!r}; presets: {known}")
+        return validate(presets[preset]())
+
+    # ----- data ----------------------------------------------------------------------
     def data(self, config: Any, split: str) -> Any:
-        """An object with `.dataset` (unbatched), `.size` and `.class_names` for `split`."""
+        """The `DataSplit` (unbatched dataset, size, meta) of `split`, or None when it has none."""
         raise NotImplementedError
 
     def data_info(self, config: Any, train: Any) -> dict[str, Any]:
@@ -79,7 +163,15 @@ class Task:
         """Per-example evaluation transform."""
         return example
 
-    # ----- models ----------------------------------------------------------
+    def batch(self, config: Any, info: dict[str, Any], dataset: tf.data.Dataset, split: str) -> tf.data.Dataset:
+        """Batch mapped examples: fixed-size batches by default (training drops the remainder so
+        every step has the global batch; evaluation keeps it, so it sees every example).
+
+        Override with `tfzoo.common.batching.padded` or `.bucketed` for variable-length examples.
+        """
+        return batching.fixed(dataset, batch_size=config.train.batch_size, split=split)
+
+    # ----- models ---------------------------------------------------------------------
     def build_models(self, config: Any, info: dict[str, Any]) -> dict[str, keras.Model]:
         """Models by name; the single-model default is called "model"."""
         raise NotImplementedError
@@ -94,24 +186,20 @@ class Task:
         """Training phases; one stage over every variable by default."""
         return [Stage(name="all", steps=config.train.steps)]
 
-    # ----- steps -------------------------------------------------------------
-    def train_step(self, state: TrainState, batch: Any) -> dict[str, tf.Tensor]:
-        """Supervised from-logits cross-entropy plus the model's regularisation losses."""
+    # ----- steps -----------------------------------------------------------------------
+    def compute_loss(self, state: TrainState, batch: Any) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """(this replica's loss, extra logs) on a training batch: from-logits cross-entropy."""
         x, y = batch
-        model = state.models["model"]
-        optimizer = state.optimizers["model"]
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            per_example = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=state.global_batch_size)
-            if model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
-        variables = model.trainable_variables
-        grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
-        optimizer.apply_gradients(zip(grads, variables))
+        logits = state.models["model"](x, training=True)
+        per_example = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
         correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int64), tf.cast(y, tf.int64)), tf.float32)
-        accuracy = tf.reduce_sum(correct) / state.global_batch_size
-        return {"loss": loss, "accuracy": accuracy}
+        return state.average(per_example), {"accuracy": state.average(correct)}
+
+    def train_step(self, state: TrainState, batch: Any) -> dict[str, tf.Tensor]:
+        """One update of "model" on `compute_loss`; a task with several updates writes its own
+        step and calls `state.minimize` for each."""
+        loss, logs = state.minimize(lambda: self.compute_loss(state, batch))
+        return {"loss": loss, **logs}
 
     def metrics(self, config: Any, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         """Streaming evaluation metrics by name (created under the strategy scope)."""
@@ -120,8 +208,11 @@ class Task:
             "accuracy": keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
         }
 
-    def eval_step(self, state: TrainState, batch: Any, metrics: dict[str, keras.metrics.Metric]) -> None:
-        """Update the streaming metrics on one batch, in inference mode."""
+    def eval_step(self, state: TrainState, batch: Any, metrics: dict[str, keras.metrics.Metric]) -> Any:
+        """Update the streaming metrics on one batch, in inference mode.
+
+        May return a dict of tensors (decoded sequences, detections...) for `aggregate`.
+        """
         x, y = batch
         logits = state.models["model"](x, training=False)
         metrics["loss"].update_state(
@@ -129,21 +220,23 @@ class Task:
         )
         metrics["accuracy"].update_state(y, logits)
 
-    # ----- hooks used by the command line --------------------------------------
+    def aggregate(self, config: Any, info: dict[str, Any], outputs: list[dict[str, Any]]) -> dict[str, float]:
+        """Corpus metrics (WER, BLEU, mAP) over what `eval_step` returned for every batch of a split,
+        as NumPy values; merged with the streaming metrics, logged, plotted, usable as `monitor`."""
+        return {}
+
+    # ----- hooks that receive the Run ---------------------------------------------------
     def predict(self, run: Any, inputs: list[str]) -> list[dict[str, Any]]:
         """One JSON-ready result per input file."""
         raise NotImplementedError(f"{self.name} has no predict")
 
     def after_evaluate(self, run: Any, split: str, results: dict[str, Any]) -> dict[str, Any]:
-        """Extra figures or metrics after `tfzoo evaluate` (plots go to run.plots_dir)."""
+        """Extra figures or metrics after `tfzoo evaluate` (plots go to run.plots)."""
         return results
 
     def during_training(self, run: Any, step: int) -> list[str]:
-        """Figures to refresh after each periodic evaluation (chief only), such as sample grids.
-
-        `run` is the Trainer (`run.models`, `run.config`, `run.info`, `run.run.plots`); returns the
-        PNG paths written, which the trainer also logs to TensorBoard as images.
-        """
+        """Figures to refresh after each periodic evaluation (chief only), such as sample grids;
+        returns the PNG paths written, which the trainer also logs to TensorBoard as images."""
         return []
 
     def visualise(self, run: Any, config: Any) -> list[str]:

@@ -40,9 +40,7 @@ def _linreg_split(config: LinRegConfig, split: str) -> DataSplit:
     rng = np.random.default_rng({"train": 1, "val": 2, "test": 3}[split])
     x = rng.uniform(-1, 1, size=(config.samples, 1)).astype("float32")
     y = (config.slope * x + rng.normal(0, config.noise, size=x.shape)).astype("float32")
-    return DataSplit(
-        dataset=tf.data.Dataset.from_tensor_slices((x, y)), size=len(x), class_names=(), image_shape=None
-    )
+    return DataSplit(tf.data.Dataset.from_tensor_slices((x, y)), len(x))
 
 
 class _Regression(Task):
@@ -111,9 +109,7 @@ class Xor(_Regression):
     data_specs = ("generated",)
 
     def data(self, config: XorConfig, split: str) -> DataSplit:
-        return DataSplit(
-            dataset=tf.data.Dataset.from_tensor_slices((XOR_X, XOR_Y)), size=4, class_names=(), image_shape=None
-        )
+        return DataSplit(tf.data.Dataset.from_tensor_slices((XOR_X, XOR_Y)), 4)
 
     def build_models(self, config: XorConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
         inputs = keras.Input((2,))

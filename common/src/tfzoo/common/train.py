@@ -9,7 +9,6 @@ the example's position, and model RNG state is in the checkpoint.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import signal
@@ -17,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
@@ -29,6 +28,7 @@ from tfzoo.common.distribute import is_chief, task_role, tf_config
 from tfzoo.common.errors import ConfigError, DataError, UserError
 from tfzoo.common.logging import MetricsLog, Progress, Summaries, format_values
 from tfzoo.common.optim import build_plateau
+from tfzoo.common.run import Run, model_key
 from tfzoo.common.task import Task, TrainState
 
 # Keys that may change when a run resumes: they alter how long or how often, not what is learned.
@@ -38,6 +38,11 @@ RESUMABLE_KEYS = {"train.steps", "train.eval_every", "train.log_every", "train.c
 @dataclass(frozen=True)
 class TrainConfig:
     """How long and how the trainer runs; every task config nests one as `train`."""
+
+    RANGES: ClassVar[dict] = {"steps": (0, None), "batch_size": (1, None), "log_every": (1, None),
+                              "eval_every": (1, None), "eval_batches": (0, None), "ckpt_every": (1, None),
+                              "ckpt_secs": (0.0, None), "keep": (1, None), "patience": (0, None),
+                              "min_delta": (0.0, None), "shuffle_buffer": (1, None)}
 
     steps: int = 2000
     batch_size: int = 64
@@ -69,21 +74,6 @@ def seed_everything(seed: int, *, deterministic: bool = True) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-class RunDir:
-    """Paths of a run: config.json, info.json, checkpoints/, tensorboard/, metrics.jsonl, plots/, export/."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.config = self.path / "config.json"
-        self.info = self.path / "info.json"
-        self.task = self.path / "task.txt"
-        self.checkpoints = self.path / "checkpoints"
-        self.tensorboard = self.path / "tensorboard"
-        self.metrics = self.path / "metrics.jsonl"
-        self.plots = self.path / "plots"
-        self.export = self.path / "export"
-
-
 class Trainer:
     """Train `task` with `config` into `run_dir`, resuming when it already holds checkpoints."""
 
@@ -102,7 +92,8 @@ class Trainer:
         self.tc: TrainConfig = config.train
         self.strategy = strategy or tf.distribute.get_strategy()
         self.chief = is_chief(self.strategy)
-        self.run = RunDir(run_dir)
+        self.run = Run(run_dir, task=task, config=config)
+        self.run._trainer = self
         self.force = force
         self.verbose = verbose and self.chief
         self.parameter_server = isinstance(self.strategy, tf.distribute.experimental.ParameterServerStrategy)
@@ -110,27 +101,20 @@ class Trainer:
 
     # ----- setup ---------------------------------------------------------------
     def _check_resume_config(self) -> None:
-        if not self.run.config.exists():
+        if self.run.path.exists() and not self.run.path.is_dir():
+            raise ConfigError(f"--run-dir {self.run.path}: a file, expected a directory")
+        if not self.run.config_file.exists():
             return
-        previous_task = self.run.task.read_text().strip() if self.run.task.exists() else self.task.name
+        previous_task = self.run.task_name() or self.task.name
         if previous_task != self.task.name:
             raise ConfigError(f"{self.run.path} holds a {previous_task} run, not {self.task.name}")
-        old = cfg.load_json(self.task.config_class, self.run.config)
+        old = self.run.read_config(self.task.config_class)
         changed = set(cfg.changed_keys(old, self.config)) - RESUMABLE_KEYS
         if changed and not self.force:
             raise ConfigError(
                 f"{self.run.path} was trained with other settings ({', '.join(sorted(changed))}); "
                 "use another --run-dir, or --force to continue anyway"
             )
-
-    def _prepare_run_dir(self) -> None:
-        self._check_resume_config()
-        if self.chief:
-            self.run.path.mkdir(parents=True, exist_ok=True)
-            self.run.plots.mkdir(exist_ok=True)
-            # task.txt first: other workers check a resume once config.json exists (written atomically).
-            self.run.task.write_text(self.task.name + "\n")
-            cfg.save_json(self.config, self.run.config)
 
     def _build(self, info: dict[str, Any], total_steps: int) -> None:
         with self.strategy.scope():
@@ -146,6 +130,7 @@ class Trainer:
             self.best_value = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_value")
             self.bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
             self.metrics = self.task.metrics(self.config, info)
+        self.run.models, self.run.info = self.models, info
         self.state = TrainState(
             models=self.models,
             optimizers=self.optimizers,
@@ -154,7 +139,7 @@ class Trainer:
             info=info,
             global_batch_size=self.tc.batch_size,
         )
-        trackables = {f"model_{k}": v for k, v in self.models.items()}
+        trackables = {model_key(k): v for k, v in self.models.items()}
         trackables.update({f"rng_{k}": _rng_states(v) for k, v in self.models.items()})
         trackables.update({f"optimizer_{k}": v for k, v in self.optimizers.items()})
         trackables.update(step=self.step, best_value=self.best_value, bad_evals=self.bad_evals)
@@ -190,11 +175,16 @@ class Trainer:
         The shuffle is seeded by the run seed and reshuffles each epoch in a fixed
         sequence, so skipping `step` batches of examples (before any decoding or
         augmentation) lands exactly where an uninterrupted run would be.
+        A task with its own `batch` (padded, bucketed by length) may put a varying number of
+        examples in a batch, so there the pipeline skips `step` whole batches instead: exact too,
+        at the cost of mapping the skipped examples again.
         """
         seed = (self.tc.seed * 1_000_003) % (2**31 - 1)
         buffer = min(data.size, self.tc.shuffle_buffer)
+        fixed = type(self.task).batch is Task.batch
         ds = data.dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat().enumerate()
-        ds = ds.skip(step * self.tc.batch_size)
+        if fixed:
+            ds = ds.skip(step * self.tc.batch_size)
         ds = ds.map(
             lambda index, *example: self.task.train_map(
                 self.config, self.info, _one(example), tf.stack([tf.constant(seed, tf.int64), index])
@@ -202,20 +192,26 @@ class Trainer:
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-        ds = ds.batch(self.tc.batch_size, drop_remainder=True)
+        ds = self.task.batch(self.config, self.info, ds, "train")
+        if not fixed:
+            ds = ds.skip(step)
         return self.strategy.experimental_distribute_dataset(ds.prefetch(tf.data.AUTOTUNE))
 
-    def eval_batches(self, data: Any, *, limit: int = 0) -> Any:
+    def eval_batches(self, data: Any, *, limit: int = 0, distribute: bool = True) -> Any:
+        """Every example of a split (or the first `limit` batches), mapped and batched for evaluation."""
         ds = data.dataset.map(
             lambda *example: self.task.eval_map(self.config, self.info, _one(example)),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
-        ).batch(self.tc.batch_size)
+        )
+        ds = self.task.batch(self.config, self.info, ds, "eval")
         if limit:
             ds = ds.take(limit)
         ds = ds.prefetch(tf.data.AUTOTUNE)
         # Under parameter-server the chief evaluates by itself, reading the variables from the ps.
-        return ds if self.parameter_server else self.strategy.experimental_distribute_dataset(ds)
+        if not distribute or self.parameter_server:
+            return ds
+        return self.strategy.experimental_distribute_dataset(ds)
 
     # ----- compiled steps ------------------------------------------------------------
     def _make_train_fn(self):
@@ -233,21 +229,26 @@ class Trainer:
 
         def eval_fn(batch):
             if self.parameter_server:
-                task.eval_step(state, batch, metrics)
-            else:
-                strategy.run(task.eval_step, args=(state, batch, metrics))
+                return task.eval_step(state, batch, metrics)
+            return strategy.run(task.eval_step, args=(state, batch, metrics))
 
         return tf.function(eval_fn)
 
     def evaluate(self, data: Any, *, limit: int = 0) -> dict[str, Any]:
-        """Stream the metrics over a split (the whole split unless `limit` batches)."""
+        """Stream the metrics over a split (the whole split unless `limit` batches), then add the
+        task's corpus metrics (`Task.aggregate`) over what its eval_step returned."""
         for metric in self.metrics.values():
             metric.reset_state()
         if not hasattr(self, "_eval_fn"):
             self._eval_fn = self._make_eval_fn()
+        outputs = []
         for batch in self.eval_batches(data, limit=limit):
-            self._eval_fn(batch)
-        return {name: np.asarray(metric.result()) for name, metric in self.metrics.items()}
+            out = self._eval_fn(batch)
+            if out:
+                outputs.extend(_per_replica_numpy(self.strategy, out))
+        values = {name: np.asarray(metric.result()) for name, metric in self.metrics.items()}
+        values.update(self.task.aggregate(self.config, self.info, outputs))
+        return values
 
     # ----- signals --------------------------------------------------------------------
     def _install_signal_handlers(self):
@@ -261,9 +262,7 @@ class Trainer:
 
     def restore(self) -> str:
         """Rebuild the models of a finished or running run and load its newest checkpoint."""
-        if not self.run.info.exists():
-            raise UserError(f"{self.run.path}: not a tfzoo run (no info.json); train one first")
-        self.info = json.loads(self.run.info.read_text())
+        self.info = self.run.read_info()
         self._build(self.info, sum(stage.steps for stage in self.task.stages(self.config)))
         path = self.checkpoints.restore_latest()
         if path is None:
@@ -274,7 +273,7 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train to `train.steps`; returns the last train and validation values."""
         seed_everything(self.tc.seed, deterministic=self.tc.deterministic)
-        self._prepare_run_dir()
+        self._check_resume_config()
         train = self.task.data(self.config, "train")
         val = self.task.data(self.config, "val")
         steps_per_epoch = train.size // self.tc.batch_size
@@ -284,13 +283,15 @@ class Trainer:
                 f"{self.tc.batch_size}; lower train.batch_size"
             )
         info = self.info = self.task.data_info(self.config, train)
-        if self.chief:
-            self.run.info.write_text(json.dumps(info, indent=2) + "\n")
         stages = self.task.stages(self.config)
         total = sum(stage.steps for stage in stages)
         self._build(info, total)
+        if self.chief:
+            # The record is written once the data and models are built, so a bad --data or config
+            # leaves an existing run's record as it was.
+            self.run.write_record(task_name=self.task.name, config=self.config, info=info)
         restored = self.resume_from.restore_latest()
-        log = MetricsLog(self.run.metrics, enabled=self.chief)
+        log = MetricsLog(self.run.metrics_file, enabled=self.chief)
         summaries = Summaries(self.run.tensorboard, enabled=self.chief)
         progress = Progress(total=total, enabled=self.verbose)
         start = int(self.step.numpy())
@@ -355,7 +356,7 @@ class Trainer:
         """Yield (step, stage, values) for one-process and mirrored/multi-worker strategies."""
         step = start
         while step < total:
-            stage = self.state.extras["stage"] = _stage_at(stages, step)
+            stage = self.state.stage = self.state.extras["stage"] = _stage_at(stages, step)
             train_fn = self._make_train_fn()  # one trace per stage: steps may branch on it
             for batch in self._train_batches(train, step):
                 out = train_fn(batch)
@@ -395,7 +396,7 @@ class Trainer:
         for step in range(start + 1, total + 1):
             if _stage_at(stages, step - 1) is not stage:
                 coordinator.join()
-                stage = self.state.extras["stage"] = _stage_at(stages, step - 1)
+                stage = self.state.stage = self.state.extras["stage"] = _stage_at(stages, step - 1)
                 worker_fn = self._make_worker_fn()
             out = coordinator.schedule(worker_fn, args=(iterator,))
             if step == total or self._stop_signal or any(step % n == 0 for n in every):
@@ -441,9 +442,9 @@ class Trainer:
             return
         from tfzoo.common import plots
 
-        png = plots.curves(self.run.metrics, self.run.plots / "curves.png")
+        png = plots.curves(self.run.metrics_file, self.run.plots / "curves.png")
         summaries.image(step, "curves", png)
-        for path in self.task.during_training(self, step):
+        for path in self.task.during_training(self.run, step):
             summaries.image(step, Path(path).stem, path)
 
 
@@ -475,6 +476,13 @@ def _rng_states(model: keras.Model) -> tf.Module:
     holder = tf.Module()
     holder.states = [v for v in model.variables if id(v) not in weights]
     return holder
+
+
+def _per_replica_numpy(strategy: tf.distribute.Strategy, out: dict[str, Any]) -> list[dict[str, np.ndarray]]:
+    """One dict of NumPy arrays per replica from what a distributed eval_step returned."""
+    keys = list(out)
+    local = [strategy.experimental_local_results(out[k]) for k in keys]
+    return [{k: np.asarray(v[i]) for k, v in zip(keys, local)} for i in range(len(local[0]))]
 
 
 def _fetch(values: Any) -> dict[str, np.ndarray]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -23,17 +26,45 @@ _LUMA = np.array([0.2989, 0.587, 0.114], np.float32)
 
 @dataclass(frozen=True)
 class DataSplit:
-    """One split of a dataset.
+    """One split of a dataset: an unbatched, finite `dataset`, its `size`, and free-form `meta`.
 
-    `dataset` is unbatched and finite; for image specs it yields
-    `(image uint8 [H, W, C], label int64 scalar)` where the label indexes `class_names`.
-    `image_shape` is `(H, W, C)` when every image has that shape, else None.
+    `meta` holds what the models and reports need to know about the data and is JSON-ready:
+    class names, shapes, vocabularies, sample rates... Image specs yield
+    `(image uint8 [H, W, C], label int64 scalar)` and set `meta["class_names"]` (what the label
+    indexes) and `meta["image_shape"]` (`(H, W, C)` when every image has that shape, else None).
     """
 
     dataset: tf.data.Dataset
     size: int
-    class_names: tuple[str, ...]
-    image_shape: tuple[int, int, int] | None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(self, dataset: tf.data.Dataset, size: int, meta: Mapping[str, Any] | None = None, *,
+                 class_names: Sequence[str] | None = None, image_shape: Sequence[int] | None = None) -> None:
+        meta = dict(meta or {})
+        if class_names is not None:
+            meta["class_names"] = tuple(class_names)
+        if image_shape is not None:
+            meta["image_shape"] = tuple(int(d) for d in image_shape)
+        object.__setattr__(self, "dataset", dataset)
+        object.__setattr__(self, "size", int(size))
+        object.__setattr__(self, "meta", MappingProxyType(meta))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names the labels index; () for unlabelled data."""
+        return tuple(self.meta.get("class_names", ()))
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """`(H, W, C)` when every image has that shape, else None."""
+        shape = self.meta.get("image_shape")
+        return tuple(shape) if shape is not None else None
+
+    def replace(self, *, dataset: tf.data.Dataset | None = None, size: int | None = None,
+                **meta: Any) -> DataSplit:
+        """A copy with another dataset, size or meta entries (the rest kept)."""
+        return DataSplit(self.dataset if dataset is None else dataset, self.size if size is None else size,
+                         {**self.meta, **meta})
 
 
 def check_args(*, split: str, channels: int | None, on_error: str) -> None:
@@ -77,7 +108,7 @@ def from_arrays(images: np.ndarray, labels: np.ndarray, *, class_names, channels
     images = with_channels(np.ascontiguousarray(images, np.uint8), channels)
     labels = np.asarray(labels, np.int64)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-    return DataSplit(dataset, len(labels), tuple(class_names), tuple(int(d) for d in images.shape[1:]))
+    return DataSplit(dataset, len(labels), class_names=class_names, image_shape=images.shape[1:])
 
 
 def read_label_file(path: Path) -> tuple[str, ...] | None:

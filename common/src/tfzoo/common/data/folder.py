@@ -102,5 +102,5 @@ def read(arg: str, split: str, *, seed: int = 0, channels: int | None = None, on
 
     dataset = tf.data.Dataset.from_tensor_slices((paths, labels)).map(
         load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return DataSplit(dataset, len(items), class_names, image_shape)
+    return DataSplit(dataset, len(items), class_names=class_names, image_shape=image_shape)
 

@@ -1,9 +1,17 @@
-"""Dataset specs (`scheme:ARG`) and the registry of readers that resolve them."""
+"""Dataset specs and the registry of readers that resolve them.
+
+One grammar for every domain: `scheme[:ARG][?key=value&key=value]`. `parse_spec` is the only
+parser; a reader receives ARG and the options as keyword arguments, declares the options it
+accepts as keyword parameters, and `resolve` rejects any other option in one line.
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from urllib.parse import parse_qsl
 
 from tfzoo.common.errors import DataError
 
@@ -11,7 +19,39 @@ from . import cifar, embedded, folder, idx, table, tfrecord
 from .base import DataSplit, check_args
 
 Reader = Callable[..., DataSplit]
-"""`reader(arg, split, *, seed, channels, on_error) -> DataSplit`; `arg` is the text after the first ':'."""
+"""`reader(arg, split, *, seed, channels, on_error, **options) -> DataSplit`; `arg` is the text after
+the first ':' without the `?query`; each `?key=value` option arrives as a keyword argument (a string)."""
+
+# Options every resolve() call passes itself; a spec may also give them (`folder:DIR?on_error=skip`).
+COMMON_OPTIONS = ("seed", "channels", "on_error")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed spec string: `scheme`, `arg` (path, glob or name; may be empty) and `options`."""
+
+    scheme: str
+    arg: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in self.options.items())
+        return self.scheme + (f":{self.arg}" if self.arg else "") + (f"?{query}" if query else "")
+
+
+def parse_spec(spec: str) -> Spec:
+    """Split `scheme[:ARG][?key=value&...]`; a repeated or empty option key is a DataError."""
+    text = spec.strip()
+    if not text:
+        raise DataError("empty data spec; expected scheme[:ARG][?key=value], e.g. folder:/data/images")
+    body, _, query = text.partition("?")
+    scheme, _, arg = body.partition(":")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    keys = [k for k, _ in pairs]
+    for key in keys:
+        if not key or keys.count(key) > 1:
+            raise DataError(f"{spec}: option {key!r} is empty or repeated; expected ?key=value&key=value")
+    return Spec(scheme.strip(), arg.strip(), dict(pairs))
 
 ENTRY_POINT_GROUP = "tfzoo.data"
 
@@ -60,21 +100,47 @@ def _reader(name: str) -> Reader:
     return _readers[name]
 
 
+def accepted_options(reader: Reader) -> tuple[str, ...] | None:
+    """The `?key=` options a reader takes (its keyword parameters), or None when it takes any (**kw)."""
+    params = inspect.signature(reader).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in COMMON_OPTIONS)
+
+
 def resolve(spec: str, split: str, *, seed: int = 0, channels: int | None = None,
             on_error: str = "raise") -> DataSplit:
     """One split ("train", "val" or "test") of the dataset that `spec` names.
 
     `channels` forces 1 or 3 image channels (default: the data's own). `on_error="skip"` skips
-    unreadable records with a one-line warning instead of raising a DataError. Built-in readers
-    split with a fixed seed, so test data never depends on `seed`; it is passed on to readers
-    registered by domains.
+    unreadable records with a one-line warning instead of raising a DataError; the spec's own
+    `?channels=` and `?on_error=` win over these. Built-in readers split with a fixed seed, so
+    test data never depends on `seed`; it is passed on to readers registered by domains.
     """
+    parsed = parse_spec(spec)
+    options = dict(parsed.options)
+    on_error = options.pop("on_error", on_error)
+    if "channels" in options:
+        channels = _channels(spec, options.pop("channels"))
     check_args(split=split, channels=channels, on_error=on_error)
-    name, _, arg = spec.strip().partition(":")
-    result = _reader(name)(arg, split, seed=seed, channels=channels, on_error=on_error)
+    reader = _reader(parsed.scheme)
+    accepted = accepted_options(reader)
+    unknown = sorted(set(options) - set(accepted)) if accepted is not None else []
+    if unknown:
+        allowed = ", ".join((accepted or ()) + ("channels", "on_error"))
+        raise DataError(f"{spec}: unknown option {', '.join(unknown)} for {parsed.scheme}:; it takes {allowed}")
+    result = reader(parsed.arg, split, seed=seed, channels=channels, on_error=on_error, **options)
     if not isinstance(result, DataSplit):
-        raise TypeError(f"reader for {name!r} returned {type(result).__name__}, expected DataSplit")
+        raise TypeError(f"reader for {parsed.scheme!r} returned {type(result).__name__}, expected DataSplit")
     return result
+
+
+def _channels(spec: str, value: str) -> int | None:
+    if value.lower() in ("", "none", "keep"):
+        return None
+    if value not in ("1", "3"):
+        raise DataError(f"{spec}: channels={value}; expected 1, 3 or none")
+    return int(value)
 
 
 MAKER_GROUP = "tfzoo.makers"

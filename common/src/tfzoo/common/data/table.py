@@ -10,7 +10,6 @@ import csv
 import io
 import math
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import numpy as np
 import tensorflow as tf
@@ -97,25 +96,20 @@ def _number(path: Path, line: int, column: str, text: str) -> float:
     return value
 
 
-def read(arg: str, split: str, *, seed: int = 0, channels: int | None = None, on_error: str = "raise") -> DataSplit:
+def read(arg: str, split: str, *, seed: int = 0, channels: int | None = None, on_error: str = "raise",
+         encoding: str = "utf-8", delimiter: str = ",", header: str = "1") -> DataSplit:
     """Reader for `csv:FILE[?encoding=..&delimiter=..&header=0]`.
 
     Yields (features float32 [K], label int64): the LAST column is the class label, every other
     column a feature. Class names are the sorted distinct labels; the label yielded is the
     index into them. Splits are carved 80/10/10, stratified, with the fixed split seed.
     """
-    file, _, query = arg.partition("?")
-    options = dict(parse_qsl(query))
-    unknown = set(options) - {"encoding", "delimiter", "header"}
-    if unknown:
-        raise DataError(f"csv:{arg}: unknown option {', '.join(sorted(unknown))}; {LAYOUT}")
-    delimiter = {"tab": "\t", "comma": ",", "semicolon": ";", "space": " "}.get(options.get("delimiter", ","),
-                                                                                options.get("delimiter", ","))
-    path = need_path("csv", file, "file")
+    delimiter = {"tab": "\t", "comma": ",", "semicolon": ";", "space": " "}.get(delimiter, delimiter)
+    path = need_path("csv", arg, "file")
     if not path.is_file():
         raise DataNotFound(f"{path}: no such file; {LAYOUT}")
-    table = read_csv(path, delimiter=delimiter, encoding=options.get("encoding", "utf-8"),
-                     header=options.get("header", "1").lower() not in ("0", "false", "no"))
+    table = read_csv(path, delimiter=delimiter, encoding=encoding,
+                     header=str(header).lower() not in ("0", "false", "no"))
     if len(table) < 2:
         raise DataError(f"{path}: found {len(table)} column(s), expected features and a label column")
     *features, label = table
@@ -128,4 +122,4 @@ def read(arg: str, split: str, *, seed: int = 0, channels: int | None = None, on
     x = np.stack([table[name] for name in features], axis=1).astype(np.float32)
     chosen = pick(split, present={"train"}, labels=labels)
     dataset = tf.data.Dataset.from_tensor_slices((x[chosen], labels[chosen].astype(np.int64)))
-    return DataSplit(dataset, len(chosen), tuple(str(c) for c in classes), None)
+    return DataSplit(dataset, len(chosen), class_names=[str(c) for c in classes])

@@ -205,7 +205,7 @@ def read(arg: str, split: str, *, seed: int = 0, channels: int | None = None, on
     sizes = {shapes[i][:2] for i in chosen}
     image_shape = (*sizes.pop(), channels) if len(sizes) == 1 else None
     dataset = _pipeline(list(scans), [s.readable for s in scans.values()], keep, channels, image_shape)
-    return DataSplit(dataset, len(chosen), class_names, image_shape)
+    return DataSplit(dataset, len(chosen), class_names=class_names, image_shape=image_shape)
 
 
 def _first_channels(path: str) -> int:

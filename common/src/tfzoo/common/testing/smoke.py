@@ -59,16 +59,16 @@ def smoke_test_task(
         predictions = [json.loads(line) for line in out.strip().splitlines()]
         assert len(predictions) == len(predict_inputs)
 
-    trainer = open_run(str(run_dir))
-    model = trainer.models["model"]
-    path = export(trainer, fmt="keras")
+    run = open_run(str(run_dir))
+    model = run.models["model"]
+    path = export(run, fmt="keras")
     reloaded = keras.saving.load_model(path)
-    batch = next(iter(trainer.eval_batches(trainer.task.data(trainer.config, "val"), limit=1)))
+    batch = next(iter(run.eval_batches(run.task.data(run.config, "val"), limit=1)))
     inputs = batch[0] if isinstance(batch, tuple) else batch
     np.testing.assert_allclose(
         np.asarray(reloaded(inputs, training=False)), np.asarray(model(inputs, training=False)), atol=1e-5
     )
-    return {"evaluation": evaluation, "predictions": predictions, "trainer": trainer}
+    return {"evaluation": evaluation, "predictions": predictions, "run": run, "trainer": run}
 
 
 def _records(run_dir: Path) -> list[dict[str, Any]]:
