@@ -226,6 +226,11 @@ class Task:
         return {}
 
     # ----- hooks that receive the Run ---------------------------------------------------
+    def example_inputs(self, directory: Any) -> list[str]:
+        """A few real inputs `predict` accepts, usually files written under `directory` (an image, a
+        CSV, a WAV); [] for tasks that predict without inputs (forecasts, samples)."""
+        return []
+
     def predict(self, run: Any, inputs: list[str]) -> list[dict[str, Any]]:
         """One JSON-ready result per input file."""
         raise NotImplementedError(f"{self.name} has no predict")

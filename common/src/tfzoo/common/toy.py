@@ -78,6 +78,9 @@ class LinReg(_Regression):
         outputs = keras.layers.Dense(1, name="linear")(inputs)
         return {"model": keras.Model(inputs, outputs, name="linreg")}
 
+    def example_inputs(self, directory: Any) -> list[str]:
+        return ["0.5", "-1"]
+
     def predict(self, run: Any, inputs: list[str]) -> list[dict[str, Any]]:
         model = run.models["model"]
         return [{"x": float(v), "y": float(model(np.array([[float(v)]], "float32"))[0, 0])} for v in inputs]
@@ -117,8 +120,13 @@ class Xor(_Regression):
         outputs = keras.layers.Dense(1, name="output")(hidden)
         return {"model": keras.Model(inputs, outputs, name="xor")}
 
+    def example_inputs(self, directory: Any) -> list[str]:
+        return ["0,1", "1,1"]
+
     def predict(self, run: Any, inputs: list[str]) -> list[dict[str, Any]]:
         model = run.models["model"]
+        if not inputs:
+            return []
         pairs = [[float(v) for v in item.split(",")] for item in inputs]
         values = model(np.array(pairs, "float32")).numpy()[:, 0]
         return [{"input": p, "output": float(v)} for p, v in zip(pairs, values)]
