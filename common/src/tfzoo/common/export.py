@@ -55,7 +55,7 @@ def export(run: Any, *, fmt: str = "savedmodel", models: tuple[str, ...] | None 
         if names == default:
             signatures = {"serving_default": run.task.serving_function(run.config, run.models, run.info)}
         else:
-            signatures = {("serving_default" if len(names) == 1 else name): _model_signature(model)
+            signatures = {("serving_default" if len(names) == 1 else name): model_signature(model)
                           for name, model in chosen.items()}
         module.serve = dict(signatures)
         path = out / "saved_model"
@@ -69,7 +69,7 @@ def export(run: Any, *, fmt: str = "savedmodel", models: tuple[str, ...] | None 
     return path
 
 
-def _model_signature(model: Any) -> Any:
+def model_signature(model: Any) -> Any:
     """A serving function over a Keras model's own inputs."""
     inputs = getattr(model, "inputs", None)
     if not inputs:

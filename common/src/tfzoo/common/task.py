@@ -251,5 +251,8 @@ class Task:
     def serving_function(
         self, config: Any, models: dict[str, keras.Model], info: dict[str, Any]
     ) -> tf.types.experimental.GenericFunction:
-        """A `tf.function` with an input signature over raw inputs, for the SavedModel."""
-        raise NotImplementedError(f"{self.name} defines no serving signature")
+        """A `tf.function` with an input signature over raw inputs, for the SavedModel; by default the
+        first exported model over its own Keras inputs."""
+        from tfzoo.common.export import model_signature
+
+        return model_signature(models[self.export_models[0]])
