@@ -254,7 +254,10 @@ def cmd_data(args: argparse.Namespace) -> int:
         report = data.check(args.spec)
         for split, facts in report["splits"].items():
             print(f"{split}: {facts['count']} examples, shapes {facts.get('shapes')}")
-            print("  classes: " + ", ".join(f"{k} {v}" for k, v in facts.get("classes", {}).items()))
+            if facts.get("classes"):
+                print("  classes: " + ", ".join(f"{k} {v}" for k, v in facts["classes"].items()))
+            if facts.get("meta"):
+                print("  " + ", ".join(f"{k} {v}" for k, v in facts["meta"].items()))
         for error in report["errors"]:
             print(f"corrupt: {error}")
         print(json.dumps({"spec": args.spec, "errors": len(report["errors"]),

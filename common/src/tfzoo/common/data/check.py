@@ -63,13 +63,16 @@ def _summarise(spec: str, split: str, data: DataSplit, problems: list[str]) -> d
             shapes.add(tuple(features["image"].shape))
             ids = np.asarray(features.get("classes", np.zeros([0]))).ravel()
             np.add.at(counts, ids[(ids >= 0) & (ids < len(counts))].astype(np.int64), 1)  # instances per class
-        if isinstance(features, tf.Tensor):
-            shapes.add(tuple(features.shape))
+        elif isinstance(features, (tf.Tensor, dict, tuple)):  # any other record: its first tensor's shape
+            shapes.add(tuple(tf.nest.flatten(features)[0].shape))
         if label is not None and label.shape.rank == 0 and 0 <= int(label) < len(counts):
             counts[int(label)] += 1
     if errors >= MAX_ERRORS:
         problems.append(f"{spec} [{split}]: stopped after {MAX_ERRORS} unreadable records")
     elif count != data.size:
         problems.append(f"{spec} [{split}]: found {count} records, expected {data.size}")
-    return {"count": count, "classes": dict(zip(data.class_names, counts.tolist(), strict=True)),
-            "shapes": [list(s) for s in sorted(shapes)]}
+    summary = {"count": count, "classes": dict(zip(data.class_names, counts.tolist(), strict=True)),
+               "shapes": [list(s) for s in sorted(shapes)[:20]]}
+    # Small facts the reader reports about the data (sample rate, vocabulary size, columns).
+    summary["meta"] = {k: v for k, v in data.meta.items() if k != "class_names" and len(repr(v)) <= 200}
+    return summary
