@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfzoo.common.data import DataSplit
-from tfzoo.common.optim import OptimConfig, clip_gradients
+from tfzoo.common.optim import OptimConfig
 from tfzoo.common.task import Task, TrainState
 from tfzoo.common.train import TrainConfig
 
@@ -46,15 +46,10 @@ def _linreg_split(config: LinRegConfig, split: str) -> DataSplit:
 class _Regression(Task):
     """Mean-squared-error regression steps shared by the toy tasks."""
 
-    def train_step(self, state: TrainState, batch: Any) -> dict[str, tf.Tensor]:
+    def compute_loss(self, state: TrainState, batch: Any) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
         x, y = batch
-        model, optimizer = state.models["model"], state.optimizers["model"]
-        with tf.GradientTape() as tape:
-            per_example = tf.reduce_mean(tf.square(model(x, training=True) - y), axis=-1)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=state.global_batch_size)
-        grads = clip_gradients(tape.gradient(loss, model.trainable_variables), state.config.optim.clip_norm)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return {"loss": loss}
+        per_example = tf.reduce_mean(tf.square(state.models["model"](x, training=True) - y), axis=-1)
+        return state.average(per_example), {}
 
     def metrics(self, config: Any, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {"loss": keras.metrics.MeanSquaredError(name="loss")}

@@ -388,7 +388,7 @@ class Trainer:
             ds = ds.map(
                 lambda i, *ex: self.task.train_map(self.config, self.info, _one(ex), tf.stack([seed + worker, i]))
             )
-            return ds.batch(self.tc.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+            return self.task.batch(self.config, self.info, ds, "train").prefetch(tf.data.AUTOTUNE)
 
         iterator = iter(coordinator.create_per_worker_dataset(dataset_fn))
         every = (self.tc.log_every, self.tc.eval_every, self.tc.ckpt_every)
