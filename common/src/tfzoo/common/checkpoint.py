@@ -14,6 +14,21 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfzoo.common.errors import UserError
+
+
+class CheckpointError(UserError):
+    """Checkpoints that exist but cannot be restored; the run directory is left untouched."""
+
+
+class IncompatibleCheckpoint(CheckpointError):
+    """A readable checkpoint whose variables do not fit the models built from the config."""
+
+
+def _first_line(err: Exception) -> str:
+    text = getattr(err, "message", None) or str(err)
+    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
+
 
 class Checkpoints:
     """Keep the last `keep` checkpoints of `trackables` in `directory`, plus `best/`."""
@@ -25,14 +40,51 @@ class Checkpoints:
         self.best = tf.train.CheckpointManager(self.checkpoint, str(self.directory / "best"), max_to_keep=1)
 
     def restore_latest(self) -> str | None:
-        """Restore the newest readable checkpoint; returns its path, or None for a fresh run."""
+        """Restore the newest readable checkpoint; returns its path, or None for a fresh run.
+
+        An unreadable newest checkpoint falls back to older ones, then to `best/` (said on stderr).
+        Checkpoints that exist but cannot be read at all, or that do not fit the models (another
+        architecture), raise a one-line CheckpointError: a restart from scratch would overwrite
+        them, so the run is left as it is.
+        """
+        unreadable = []
         for path in reversed(self.manager.checkpoints):
             try:
-                self.checkpoint.restore(path).expect_partial()
-                return path
+                return self._restore(path)
+            except IncompatibleCheckpoint:
+                raise
             except (tf.errors.OpError, ValueError, IndexError) as err:
-                print(f"warning: {path}: unreadable checkpoint, trying an older one ({err})", file=sys.stderr)
-        return None
+                unreadable.append(path)
+                print(f"warning: {path}: unreadable checkpoint, trying an older one ({_first_line(err)})",
+                      file=sys.stderr)
+        orphans = sorted(self.directory.glob("ckpt-*.index"))
+        if not unreadable and not orphans:
+            return None
+        best = self.best.latest_checkpoint
+        if best:
+            try:
+                self._restore(best)
+            except (tf.errors.OpError, ValueError, IndexError):
+                pass
+            else:
+                print(f"warning: no rolling checkpoint of {self.directory} is readable; resuming from {best}",
+                      file=sys.stderr)
+                return best
+        what = f"none of its {len(unreadable)} checkpoints can be read" if unreadable else (
+            f"{len(orphans)} checkpoint files but no readable 'checkpoint' state file")
+        raise CheckpointError(f"{self.directory}: {what}; nothing was changed. Move them away (or use another "
+                              f"--run-dir) to train from scratch")
+
+    def _restore(self, path: str) -> str:
+        try:
+            self.checkpoint.restore(path).expect_partial()
+        except ValueError as err:
+            if "shape" in str(err) or "incompatible" in str(err).lower():
+                raise IncompatibleCheckpoint(
+                    f"{path}: incompatible with the models of this config ({_first_line(err)[:200]}); the run "
+                    f"was trained with another architecture: use another --run-dir") from None
+            raise
+        return path
 
     def save(self, step: int) -> str:
         return self.manager.save(checkpoint_number=int(step))
@@ -43,7 +95,7 @@ class Checkpoints:
     def restore_best(self) -> str | None:
         path = self.best.latest_checkpoint
         if path:
-            self.checkpoint.restore(path).expect_partial()
+            self._restore(path)
         return path
 
 

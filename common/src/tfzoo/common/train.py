@@ -28,7 +28,7 @@ from tfzoo.common.distribute import is_chief, task_role, tf_config
 from tfzoo.common.errors import ConfigError, DataError, UserError
 from tfzoo.common.logging import MetricsLog, Progress, Summaries, format_values
 from tfzoo.common.optim import build_plateau
-from tfzoo.common.run import Run, model_key
+from tfzoo.common.run import Run, RunLock, model_key
 from tfzoo.common.task import Task, TrainState
 
 # Keys that may change when a run resumes: they alter how long or how often, not what is learned.
@@ -110,7 +110,9 @@ class Trainer:
             raise ConfigError(f"{self.run.path} holds a {previous_task} run, not {self.task.name}")
         old = self.run.read_config(self.task.config_class)
         changed = set(cfg.changed_keys(old, self.config)) - RESUMABLE_KEYS
-        if changed and not self.force:
+        # A first attempt that saved no checkpoint (bad settings, killed at once) may be retried freely.
+        trained = any(self.run.checkpoints.glob("ckpt-*.index"))
+        if changed and trained and not self.force:
             raise ConfigError(
                 f"{self.run.path} was trained with other settings ({', '.join(sorted(changed))}); "
                 "use another --run-dir, or --force to continue anyway"
@@ -271,9 +273,25 @@ class Trainer:
 
     # ----- the loop ---------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
-        """Train to `train.steps`; returns the last train and validation values."""
-        seed_everything(self.tc.seed, deterministic=self.tc.deterministic)
+        """Train to `train.steps`; returns the last train and validation values.
+
+        The chief holds the run directory's lock while it trains, so a second trainer on the
+        same directory refuses instead of interleaving checkpoints and logs.
+        """
         self._check_resume_config()
+        if not self.chief:
+            return self._fit()
+        try:
+            lock = RunLock(self.run.path).__enter__()
+        except OSError as err:
+            raise ConfigError(f"--run-dir {self.run.path}: cannot write there ({err.strerror})") from None
+        try:
+            return self._fit()
+        finally:
+            lock.__exit__()
+
+    def _fit(self) -> dict[str, Any]:
+        seed_everything(self.tc.seed, deterministic=self.tc.deterministic)
         train = self.task.data(self.config, "train")
         val = self.task.data(self.config, "val")
         steps_per_epoch = train.size // self.tc.batch_size
@@ -286,11 +304,11 @@ class Trainer:
         stages = self.task.stages(self.config)
         total = sum(stage.steps for stage in stages)
         self._build(info, total)
-        if self.chief:
-            # The record is written once the data and models are built, so a bad --data or config
-            # leaves an existing run's record as it was.
-            self.run.write_record(task_name=self.task.name, config=self.config, info=info)
         restored = self.resume_from.restore_latest()
+        if self.chief:
+            # The record is written once the data is read, the models built and any checkpoint restored,
+            # so a bad --data, config or architecture leaves an existing run's record as it was.
+            self.run.write_record(task_name=self.task.name, config=self.config, info=info)
         log = MetricsLog(self.run.metrics_file, enabled=self.chief)
         summaries = Summaries(self.run.tensorboard, enabled=self.chief)
         progress = Progress(total=total, enabled=self.verbose)
