@@ -141,3 +141,17 @@ def test_corrupt_task_record_names_the_file(finished):
     line = _one_line_error(*run_cli("evaluate", str(finished))[::2])
     assert "no.such.task" in line
     assert os.path.exists(finished / "config.json")
+
+
+def test_predict_on_a_directory_is_one_line(finished):
+    line = _one_line_error(*run_cli("predict", str(finished), str(finished))[::2])
+    assert "a directory" in line
+
+
+def test_tensorflow_op_errors_lose_their_graph_plumbing():
+    from tfzoo.common.cli import op_error_line
+
+    raw = ("{{function_node __wrapped__ReadFile_device_/job:localhost/replica:0/task:0/device:CPU:0}} "
+           "/data/x.png; Is a directory [Op:ReadFile]")
+    assert op_error_line(raw) == "/data/x.png; Is a directory"
+    assert op_error_line("Input is empty.\n\t [[{{node DecodePng}}]] [Op:IteratorGetNext]") == "Input is empty."

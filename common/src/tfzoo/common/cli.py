@@ -226,6 +226,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    for item in args.inputs:
+        if Path(item).is_dir():
+            raise UserError(f"{item}: a directory; predict expects input files (name each one)")
     run = open_run(args.run_dir, sets=args.set)
     results = run.task.predict(run, args.inputs)
     if not args.inputs and not results:
@@ -314,9 +317,20 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.debug or not isinstance(err, tf.errors.OpError):
             raise
-        print(f"error: {err.message.strip().splitlines()[0]}", file=sys.stderr)
+        print(f"error: {op_error_line(err.message)}", file=sys.stderr)
         return 3
     return code
+
+
+def op_error_line(message: str) -> str:
+    """The user's part of a TensorFlow op error: its first line without the graph plumbing
+    (`{{function_node __wrapped__ReadFile_device_...}}`, `[Op:...]`, `[[{{node ...}}]]`)."""
+    import re
+
+    line = next((part for part in message.strip().splitlines() if part.strip()), "TensorFlow error")
+    line = re.sub(r"\{\{function_node [^}]*\}\}", "", line)
+    line = re.sub(r"\s*\[\[\{\{node [^\]]*\]\]|\s*\[Op:[^\]]*\]", "", line)
+    return line.strip() or "TensorFlow error"
 
 
 if __name__ == "__main__":
