@@ -53,6 +53,13 @@ for _domain in DOMAINS:
     nox.session(name=f"bench-{_domain}")(_domain_bench(_domain))
 
 
+@nox.session(name="bench-common")
+def bench_common(session: nox.Session) -> None:
+    """Run common/benchmarks (the Reliability block: every installed package's fault cases)."""
+    session.install("./common[test]", *[f"./{d}[test]" for d in DOMAINS])
+    session.run("python", "common/benchmarks/run.py", *session.posargs)
+
+
 @nox.session
 def demo(session: nox.Session) -> None:
     session.install("./common", *[f"./{d}" for d in DOMAINS])

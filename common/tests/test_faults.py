@@ -155,3 +155,12 @@ def test_tensorflow_op_errors_lose_their_graph_plumbing():
            "/data/x.png; Is a directory [Op:ReadFile]")
     assert op_error_line(raw) == "/data/x.png; Is a directory"
     assert op_error_line("Input is empty.\n\t [[{{node DecodePng}}]] [Op:IteratorGetNext]") == "Input is empty."
+
+
+@pytest.mark.slow
+def test_twenty_kills_at_random_moments_resume_to_the_uninterrupted_weights(tmp_path):
+    from tfzoo.common.testing.kills import kill_and_resume
+
+    result = kill_and_resume(tmp_path, kills=20, seed=1)
+    assert result["landed"] >= 15, result  # most kills hit a live process, not one that had finished
+    assert result["identical"] and result["final_step"] == 300, result
