@@ -20,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 from tfzoo.common.launch import _free_ports
+from tfzoo.common.logging import read_metrics
 
 TIMEOUT = 240  # seconds per subprocess; the runs take a fraction of that on two loaded cores
 SKIP = ("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter")
@@ -60,8 +61,7 @@ def _sets(values):
 
 
 def _records(run_dir, split="train"):
-    lines = Path(run_dir, "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r["split"] == split]
+    return read_metrics(Path(run_dir, "metrics.jsonl"), split=split)
 
 
 def _checkpoint(run_dir):

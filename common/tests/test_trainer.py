@@ -1,6 +1,5 @@
 """The training loop: learning, resume after SIGKILL, rotation, corrupt checkpoints, early stop, logs."""
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tfzoo.common import config as cfg
+from tfzoo.common.logging import read_metrics
 from tfzoo.common.registry import get_task
 from tfzoo.common.train import Trainer
 
@@ -36,7 +36,7 @@ def test_linreg_learns_slope_two(tmp_path):
     kernel = next(v for v in weights.values() if np.shape(v) == (1, 1))
     assert abs(float(kernel.squeeze()) - 2.0) < 0.15, kernel  # the book reaches 1.9686
     assert float(result["val"]["loss"]) < 0.15
-    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    records = read_metrics(tmp_path / "run/metrics.jsonl")
     assert {"step", "time", "split", "stage", "loss"} <= set(records[0])
     assert (tmp_path / "run/plots/curves.png").stat().st_size > 1000
 
@@ -178,6 +178,5 @@ def test_plateau_schedule_lowers_the_lr_when_val_loss_stalls(tmp_path):
     # lr so large that loss diverges: plateau must halve it at some evaluation.
     _train("toy.linreg", tmp_path / "run", steps=60, eval_every=5, log_every=5, lr=1.5, schedule="plateau",
            plateau_patience=2)
-    lrs = [r["lr"] for r in map(json.loads, (tmp_path / "run/metrics.jsonl").read_text().splitlines())
-           if r["split"] == "train"]
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "run/metrics.jsonl", split="train")]
     assert lrs[0] == pytest.approx(1.5) and min(lrs) < 1.5, lrs

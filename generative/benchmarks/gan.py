@@ -11,7 +11,6 @@ Budget (full): eight presets x 1,000 steps of batch 64 (about 13 epochs of mnist
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import replace
@@ -49,8 +48,9 @@ def _fit(config, run_dir: Path):
 
 def _tfzoo_rate(run_dir: Path) -> float:
     """Median samples/s of the logged windows after the first (which includes tracing)."""
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    rates = [r["samples_per_sec"] for r in records if r["split"] == "train" and r.get("stage") == "gan"]
+    from tfzoo.common.logging import read_metrics
+
+    rates = [r["samples_per_sec"] for r in read_metrics(run_dir / "metrics.jsonl", split="train") if r.get("stage") == "gan"]
     return float(np.median(rates[1:] if len(rates) > 1 else rates))
 
 

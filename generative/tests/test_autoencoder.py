@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from tfzoo.common.logging import read_metrics
 from tfzoo.common.testing.smoke import run_cli, smoke_test_task
 
 TASK = "generative.autoencoder"
@@ -22,7 +23,7 @@ def eval_root(tmp_path_factory):
 
 
 def _records(run):
-    return [json.loads(line) for line in Path(run, "metrics.jsonl").read_text().splitlines()]
+    return read_metrics(Path(run, "metrics.jsonl"))
 
 
 def _train(run, eval_root, *sets):

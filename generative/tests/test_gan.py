@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from tfzoo.common.logging import read_metrics
 from tfzoo.common.task import TrainState
 from tfzoo.common.testing.smoke import run_cli
 from tfzoo.generative.gan.config import VARIANTS, GANConfig, options
@@ -59,8 +60,7 @@ def test_aegan_cli_train_evaluate_predict_export(tmp_path, eval_root):
     code, out, err = run_cli("train", "generative.gan", "--tiny", "--run-dir", str(run), "--set", "variant=aegan",
                              "--set", "train.steps=2", "--set", "encoder_steps=2", "--set", f"eval_root={eval_root}")
     assert code == 0, err
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    train = [r for r in records if r["split"] == "train"]
+    train = read_metrics(run / "metrics.jsonl", split="train")
     assert len(train) == 4 and all(math.isfinite(r[k]) for r in train for k in ("loss", "loss_d", "loss_g", "loss_e"))
     assert {r["stage"] for r in train} == {"gan", "encoder"}
     plots = {p.name for p in (run / "plots").iterdir()}

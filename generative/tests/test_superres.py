@@ -11,6 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tfzoo.common.errors import ConfigError
+from tfzoo.common.logging import read_metrics
 from tfzoo.common.testing.smoke import run_cli, smoke_test_task
 from tfzoo.common.train import Trainer
 from tfzoo.generative.superres import data as pipeline
@@ -24,8 +25,7 @@ TASK = "generative.superres"
 
 
 def _losses(run_dir):
-    records = [json.loads(line) for line in Path(run_dir, "metrics.jsonl").read_text().splitlines()]
-    return [r for r in records if r["split"] == "train"]
+    return read_metrics(Path(run_dir, "metrics.jsonl"), split="train")
 
 
 @pytest.mark.parametrize("r", [2, 3])

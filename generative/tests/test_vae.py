@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfzoo.common.logging import read_metrics
 from tfzoo.common.testing.smoke import run_cli, smoke_test_task
 from tfzoo.generative.vae.model import kl_divergence, reconstruction_nll
 from tfzoo.generative.vae.task import manifold_grid
@@ -49,7 +50,7 @@ def test_manifold_grid_is_the_books():
 
 
 def _records(run):
-    return [json.loads(line) for line in Path(run, "metrics.jsonl").read_text().splitlines()]
+    return read_metrics(Path(run, "metrics.jsonl"))
 
 
 def test_vae_round_trip(tmp_path, eval_root):

@@ -9,7 +9,6 @@ Budget: two 5-epoch runs of 3,330 steps (measured: 10 min wall under a load aver
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -28,8 +27,8 @@ def _run(config, run_dir: Path) -> dict:
     trainer = Trainer(task=task, config=config, run_dir=run_dir, verbose=False)
     result = trainer.fit()
     per_epoch = config.series_length // config.train.batch_size // config.chunk
-    records = [json.loads(line) for line in trainer.run.metrics.read_text().splitlines() if line.strip()]
-    last_epoch = [r["loss"] for r in records if r["split"] == "train" and r["step"] > result["step"] - per_epoch]
+    records = trainer.run.read_metrics(split="train")
+    last_epoch = [r["loss"] for r in records if r["step"] > result["step"] - per_epoch]
     by_position, _ = per_position_accuracy(trainer.models["model"], config, task.data(config, "test"))
     return {"loss": float(np.mean(last_epoch)), "by_position": by_position, "steps": result["step"]}
 

@@ -10,7 +10,6 @@ train_FD001.txt, test_FD001.txt and RUL_FD001.txt.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -36,6 +35,7 @@ def _config(base, *, data: str, steps: int, seed: int, log_every: int, **changes
 
 def _train(config, run_dir: Path) -> dict:
     """Train one network; its test metrics and its training speed (steps/s, first log window excluded)."""
+    from tfzoo.common.logging import read_metrics
     from tfzoo.common.registry import get_task
     from tfzoo.common.train import Trainer
 
@@ -43,8 +43,7 @@ def _train(config, run_dir: Path) -> dict:
     trainer = Trainer(task=task, config=config, run_dir=run_dir, verbose=False)
     trainer.fit()
     values = trainer.evaluate(task.data(config, "test"))
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    rates = [r["samples_per_sec"] for r in records if r["split"] == "train"][1:]  # the first includes tracing
+    rates = [r["samples_per_sec"] for r in read_metrics(run_dir / "metrics.jsonl", split="train")][1:]  # the first includes tracing
     return {
         "rmse": float(values["rmse"]), "score": float(values["score"]), "f1": float(values["f1"]),
         "steps_per_sec": float(np.mean(rates)) / config.train.batch_size if rates else float("nan"),

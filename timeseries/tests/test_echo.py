@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfzoo.common.errors import ConfigError, DataError
+from tfzoo.common.carry import carried_state
+from tfzoo.common.errors import DataError
 from tfzoo.common.registry import get_task
 from tfzoo.common.testing import run_cli
 from tfzoo.common.train import Trainer
 from tfzoo.timeseries.echo import data as pipeline
 from tfzoo.timeseries.echo.config import EchoConfig
-from tfzoo.timeseries.echo.model import build_model, carried_state, refuse_multi_replica
+from tfzoo.timeseries.echo.model import build_model
 from tfzoo.timeseries.echo.task import read_bits
 
 
@@ -95,15 +96,6 @@ def test_state_carries_resets_at_epoch_start_and_survives_evaluation():
     assert np.abs(carry.states[0].numpy()).sum() == 0
 
 
-def test_stateful_task_refuses_multi_replica_strategies(monkeypatch):
-    class TwoReplicas:
-        num_replicas_in_sync = 2
-
-    monkeypatch.setattr(tf.distribute, "get_strategy", lambda: TwoReplicas())
-    with pytest.raises(ConfigError, match="stateful"):
-        refuse_multi_replica("timeseries.echo")
-
-
 def test_bad_input_is_one_line(tmp_path):
     bad = tmp_path / "bits.txt"
     bad.write_text("0101\n01x1\n")
@@ -124,11 +116,9 @@ def _train(tmp_path, **changes):
 @pytest.mark.slow
 def test_five_epochs_learn_the_echo_and_the_ablation_cannot_know_the_first_steps(tmp_path):
     result, trainer = _train(tmp_path / "carry")
-    records = [r for r in trainer.run.metrics.read_text().splitlines() if '"train"' in r]
+    records = trainer.run.read_metrics(split="train")
     assert result["step"] == 3330
-    import json
-
-    assert json.loads(records[-1])["loss"] <= 0.15
+    assert records[-1]["loss"] <= 0.15
     assert result["val"]["accuracy_rest"] >= 0.97
     result, _ = _train(tmp_path / "stateless", carry_state=False)
     assert 0.4 <= result["val"]["accuracy_first"] <= 0.6

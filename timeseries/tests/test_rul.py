@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tfzoo.common.errors import ConfigError, DataError, DataNotFound
+from tfzoo.common.logging import read_metrics
 from tfzoo.common.testing import run_cli, smoke_test_task
 from tfzoo.timeseries.rul import data as pipeline
 from tfzoo.timeseries.rul.config import RULConfig
@@ -223,8 +224,7 @@ def test_resume_continues_the_step_count_on_pm_data_with_lstm_attention(tmp_path
     assert code == 0, err
     code, _, err = run_cli(*args, "--set", "train.steps=4")
     assert code == 0, err
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    train_steps = [r["step"] for r in records if r["split"] == "train"]
+    train_steps = [r["step"] for r in read_metrics(run / "metrics.jsonl", split="train")]
     assert train_steps == [1, 2, 3, 4]
     assert json.loads((run / "info.json").read_text())["features"][0] == "setting1"
 

@@ -1,6 +1,5 @@
 """timeseries.seq2seq: smoke, the generator, the loss formula, free-running decoding, bad input, (slow) the book."""
 
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -91,7 +90,7 @@ def _fit(tmp_path, config):
 def test_book_run_reaches_the_books_test_loss(tmp_path):
     test, trainer = _fit(tmp_path, replace(Seq2SeqConfig.book(), train=replace(Seq2SeqConfig.book().train, seed=0)))
     assert float(test["loss"]) <= 1.5
-    first_val = [json.loads(r) for r in trainer.run.metrics.read_text().splitlines() if '"val"' in r][0]
+    first_val = trainer.run.read_metrics(split="val")[0]
     assert first_val["step"] == 50
 
 

@@ -6,11 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from tfzoo.common.carry import carried_state
 from tfzoo.common.errors import ConfigError
 from tfzoo.common.registry import get_task
 from tfzoo.common.testing import run_cli
 from tfzoo.common.train import Trainer
-from tfzoo.timeseries.echo.model import carried_state
 from tfzoo.timeseries.temperature import data as pipeline
 from tfzoo.timeseries.temperature.config import TemperatureConfig
 from tfzoo.timeseries.temperature.task import baseline_errors, one_step

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfzoo.common.logging import read_metrics
 from tfzoo.common.testing import run_cli, smoke_test_task
 
 
@@ -93,8 +94,7 @@ def test_structural_changepoint_example_resume_evaluate_predict(tmp_path):
     code, out, err = run_cli("train", "timeseries.structural", "--tiny", "--run-dir", str(run),
                              "--set", "example=changepoint", "--set", "train.steps=3")
     assert code == 0, err
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records if r["split"] == "train"] == [1, 2, 3]
+    assert [r["step"] for r in read_metrics(run / "metrics.jsonl", split="train")] == [1, 2, 3]
     code, out, err = run_cli("evaluate", str(run))
     assert code == 0, err
     holdout = json.loads(out.strip().splitlines()[-1])["holdout"]

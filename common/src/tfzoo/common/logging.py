@@ -6,11 +6,14 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from tfzoo.common.errors import DataError
 
 
 def _plain(value: Any) -> Any:
@@ -37,9 +40,39 @@ class MetricsLog:
         return record
 
     def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        """The records written so far (see `read_metrics`)."""
+        return read_metrics(self.path)
+
+
+def read_metrics(path: str | Path, *, split: str | None = None) -> list[dict[str, Any]]:
+    """The records of a `metrics.jsonl`, in file order; with `split`, only that split's ("train", "val", ...).
+
+    A missing file has no records yet. Blank lines are skipped. A last line without its newline that is
+    not a record is what a run killed mid-write leaves: it is dropped with one warning. Any other line
+    that is not a JSON object with a numeric "step" is a DataError naming the file and line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")  # a complete file ends in "\n": the last item is ""
+    records = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        step = record.get("step") if isinstance(record, dict) else None
+        if not isinstance(step, int | float) or isinstance(step, bool):
+            if lineno == len(lines):
+                warnings.warn(f"{path}:{lineno}: ignoring a cut-off last line {line[:60]!r} (a run stopped "
+                              "mid-write)", RuntimeWarning, stacklevel=2)
+                break
+            raise DataError(f"{path}:{lineno}: found {line.strip()[:60]!r}, expected a JSON object with 'step'")
+        if split is None or record.get("split") == split:
+            records.append(record)
+    return records
 
 
 class Summaries:

@@ -1,4 +1,4 @@
-"""Streaming metrics that stay correct under distribution, and the Fréchet distance.
+"""Streaming metrics that stay correct under distribution, the Fréchet distance and PSNR.
 
 Metric variables are sum-aggregated, so per-replica updates add up to the
 global result whatever the number of replicas.
@@ -11,7 +11,9 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-__all__ = ["ConfusionMatrix", "frechet_distance"]
+__all__ = ["BT601", "ConfusionMatrix", "crop_border", "frechet_distance", "luma", "psnr", "psnr_per_image"]
+
+BT601 = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma weights of R, G, B, as super-resolution papers
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
@@ -106,3 +108,42 @@ def frechet_distance(feats_a, feats_b, *, eps: float = 1e-6, imag_tol: float = 1
         covmean = covmean.real
     diff = mu_a - mu_b
     return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
+
+
+# ----- PSNR ---------------------------------------------------------------------------------------------------
+def crop_border(images, border: int):
+    """``images`` ``[..., H, W, C]`` without ``border`` pixels on each side of H and W (SR scores skip the rim)."""
+    return images[..., border:-border, border:-border, :] if border else images
+
+
+def luma(images, *, weights=BT601) -> np.ndarray:
+    """Y = weights · (R, G, B) of RGB images ``[..., H, W, 3]``, keeping a channel axis of 1.
+
+    Grey images (one channel) are returned as they are; the values keep their scale.
+    """
+    images = np.asarray(images)
+    return images if images.shape[-1] == 1 else (images @ np.asarray(weights))[..., None]
+
+
+def psnr(reference, test, *, max_val: float, border: int = 0) -> float:
+    """PSNR in dB of two whole arrays ``[..., H, W, C]`` in float64: ``10·log10(max_val² / MSE)``.
+
+    ``border`` pixels are cropped from each side first; identical arrays give ``inf``.
+    """
+    a = crop_border(np.asarray(reference, np.float64), border)
+    b = crop_border(np.asarray(test, np.float64), border)
+    mse = float(np.mean((a - b) ** 2))
+    return float("inf") if mse == 0 else float(10.0 * np.log10(max_val**2 / mse))
+
+
+def psnr_per_image(reference, test, *, max_val: float, border: int = 0, min_mse: float = 1e-10) -> tf.Tensor:
+    """In-graph PSNR in dB of each image of two batches ``[N, H, W, C]``: a ``[N]`` tensor.
+
+    As ``tf.image.psnr`` but the MSE is floored at ``min_mse``, so identical images give a finite
+    ``10·log10(max_val² / min_mse)`` (100 dB at ``max_val=1``) and a batch mean stays finite. The MSE
+    is over every axis but the first, so flat ``[N, D]`` batches work too when ``border`` is 0.
+    """
+    a, b = crop_border(reference, border), crop_border(test, border)
+    diff = tf.convert_to_tensor(a - b)
+    mse = tf.reduce_mean(tf.square(diff), axis=list(range(1, len(diff.shape))))
+    return 10.0 * tf.math.log(max_val**2 / tf.maximum(mse, min_mse)) / tf.math.log(tf.constant(10.0, mse.dtype))

@@ -8,7 +8,6 @@ backend is left alone.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -17,8 +16,6 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
-from tfzoo.common.errors import DataError
 
 __all__ = [
     "DPI",
@@ -91,29 +88,23 @@ def moving_average(values, window: int = 10) -> np.ndarray:
 def curves(metrics_jsonl, out_png, *, window: int = 10) -> Path:
     """Train and val curves of every numeric key in ``metrics.jsonl``.
 
-    Each line is ``{"step": int, "split": "train"|"val"|..., <name>: value}``.
+    Each line is ``{"step": int, "split": "train"|"val"|..., <name>: value}``, read by
+    ``tfzoo.common.logging.read_metrics`` (a bad line is a DataError naming it).
     One subplot per metric; each split with more than ``window`` points is
     drawn raw (faint) and as a moving average over ``window`` points, shorter
     ones (typically val) as plain markers and lines.
     """
+    # Imported here: tfzoo.common.logging brings TensorFlow, which drawing alone does not need.
+    from tfzoo.common.logging import read_metrics
+
     series: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     path = Path(metrics_jsonl)
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+    for record in read_metrics(path):
+        step, split = float(record["step"]), str(record.get("split", "train"))
+        for key, value in record.items():
+            if key in _RESERVED or isinstance(value, bool) or not isinstance(value, int | float):
                 continue
-            try:
-                record = json.loads(line)
-                step = float(record["step"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                raise DataError(
-                    f"{path}:{lineno}: found {line.strip()[:60]!r}, expected a JSON object with 'step'"
-                ) from e
-            split = str(record.get("split", "train"))
-            for key, value in record.items():
-                if key in _RESERVED or isinstance(value, bool) or not isinstance(value, int | float):
-                    continue
-                series[key][split].append((step, float(value)))
+            series[key][split].append((step, float(value)))
     if not series:
         raise ValueError(f"{path}: no numeric metrics to plot")
     fig = new_figure()

@@ -6,7 +6,7 @@ supplies the features: FD-DC is the Fréchet distance of its 128-D penultimate a
 between generated and real held-out images. Every FD-DC is reported with its floor (two real
 splits) and ceilings (uniform noise, the mean image), so a number can be read without a paper.
 
-    clf = domain_classifier("mnist-5k")            # trained once, cached under runs/_eval/
+    clf = domain_classifier("mnist-5k")            # trained once, cached under cache_dir("eval")
     report = fd_report(clf, generated_images)      # {"fd_dc", "floor", "noise", "mean_image", "classifier_accuracy"}
     class_faithfulness(clf, images, requested_labels)
 """
@@ -23,12 +23,11 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import linear_sum_assignment
 
+from tfzoo.common import metrics
+from tfzoo.common.cache import cache_dir
 from tfzoo.common.data import resolve
-from tfzoo.common.metrics import frechet_distance
 
 FEATURES = 128
-EVAL_ROOT = Path("runs/_eval")
-LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as super-resolution papers
 
 
 def load_images(spec: str, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -83,12 +82,13 @@ def _slug(spec: str) -> str:
 
 def domain_classifier(spec: str = "mnist-5k", *, seed: int = 0, epochs: int = 8, root: str | Path | None = None,
                       verbose: bool = False) -> DomainClassifier:
-    """The classifier for `spec`, trained on its train split once and cached under `root` (runs/_eval).
+    """The classifier for `spec`, trained on its train split once and cached under `root`.
 
-    The cache is keyed by spec, seed and epochs, so a short classifier for a test never stands in
-    for the benchmark's.
+    `root` defaults to `tfzoo.common.cache.cache_dir("eval")` (~/.cache/tfzoo/eval), so every command
+    finds the same classifier wherever it runs. The cache is keyed by spec, seed and epochs, so a short
+    classifier for a test never stands in for the benchmark's.
     """
-    folder = Path(root or EVAL_ROOT) / f"{_slug(spec)}-seed{seed}-epochs{epochs}"
+    folder = Path(root or cache_dir("eval")) / f"{_slug(spec)}-seed{seed}-epochs{epochs}"
     path, info_path = folder / "classifier.keras", folder / "info.json"
     if path.exists() and info_path.exists():
         info = json.loads(info_path.read_text())
@@ -113,7 +113,7 @@ def domain_classifier(spec: str = "mnist-5k", *, seed: int = 0, epochs: int = 8,
 # ----- scores ------------------------------------------------------------------------------------------------
 def fd_dc(classifier: DomainClassifier, generated: np.ndarray, real: np.ndarray) -> float:
     """Fréchet distance of the classifier's features between two image sets."""
-    return frechet_distance(classifier.features(generated), classifier.features(real))
+    return metrics.frechet_distance(classifier.features(generated), classifier.features(real))
 
 
 def fd_report(classifier: DomainClassifier, generated: np.ndarray, *, n: int = 1000, seed: int = 0) -> dict:
@@ -166,21 +166,14 @@ def quantised(images) -> np.ndarray:
     return images.astype(np.float64)
 
 
-def _crop(images: np.ndarray, border: int) -> np.ndarray:
-    return images[..., border: images.shape[-3] - border, border: images.shape[-2] - border, :] if border else images
-
-
 def luma(images) -> np.ndarray:
     """BT.601 luma Y (0..255 scale) of RGB images `[..., H, W, 3]`; grey images are returned as they are."""
-    images = quantised(images)
-    return images if images.shape[-1] == 1 else (images @ LUMA)[..., None]
+    return metrics.luma(quantised(images))
 
 
 def psnr(reference, test, *, border: int = 0) -> float:
     """PSNR in dB on uint8-quantised images, `border` pixels cropped from each side (MSE 1 gives 48.13 dB)."""
-    a, b = _crop(quantised(reference), border), _crop(quantised(test), border)
-    mse = float(np.mean((a - b) ** 2))
-    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+    return metrics.psnr(quantised(reference), quantised(test), max_val=255.0, border=border)
 
 
 def psnr_y(reference, test, *, border: int = 0) -> float:
@@ -191,6 +184,6 @@ def psnr_y(reference, test, *, border: int = 0) -> float:
 
 def ssim(reference, test, *, border: int = 0) -> float:
     """SSIM on luma through `tf.image.ssim` (Gaussian window 11, σ 1.5)."""
-    a = _crop(luma(reference), border).astype(np.float32)
-    b = _crop(luma(test), border).astype(np.float32)
+    a = metrics.crop_border(luma(reference), border).astype(np.float32)
+    b = metrics.crop_border(luma(test), border).astype(np.float32)
     return float(tf.reduce_mean(tf.image.ssim(a, b, max_val=255.0)))

@@ -39,7 +39,7 @@ class AutoencoderConfig:
     # evaluation
     eval_samples: int = 1000  # images scored by FD-DC
     eval_classifier_epochs: int = 8
-    eval_root: str = ""  # "" caches the domain classifier under runs/_eval
+    eval_root: str = ""  # "" caches the domain classifier under tfzoo.common.cache.cache_dir("eval")
     train: TrainConfig = field(default_factory=TrainConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
 

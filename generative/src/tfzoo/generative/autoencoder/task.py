@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.metrics import psnr_per_image
 from tfzoo.common.optim import build_optimizer, clip_gradients
 from tfzoo.common.task import Stage, Task, TrainState
 from tfzoo.generative import images
@@ -31,12 +32,6 @@ def reconstruction_loss(kind: str, target: tf.Tensor, output: tf.Tensor) -> tf.T
         output = tf.clip_by_value(output, 1e-7, 1 - 1e-7)
         return -tf.reduce_mean(target * tf.math.log(output) + (1 - target) * tf.math.log(1 - output), -1)
     return tf.reduce_mean(tf.square(target - output), -1)
-
-
-def per_image_psnr(target: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
-    """PSNR (dB) of each image on the [0, 1] scale, capped at 100 dB for exact copies."""
-    mse = reconstruction_loss("mse", target, output)
-    return tf.minimum(10.0 * tf.math.log(1.0 / tf.maximum(mse, 1e-10)) / tf.math.log(10.0), 100.0)
 
 
 class Autoencoder(Task):
@@ -160,7 +155,7 @@ class Autoencoder(Task):
         output = model(clean, training=False)
         metrics["loss"].update_state(reconstruction_loss(config.loss, clean, output))
         metrics["mse"].update_state(reconstruction_loss("mse", clean, output))
-        metrics["psnr"].update_state(per_image_psnr(clean, output))
+        metrics["psnr"].update_state(psnr_per_image(clean, output, max_val=1.0))
         if "denoise_mse" in metrics:
             metrics["denoise_mse"].update_state(reconstruction_loss("mse", clean, model(noisy, training=False)))
 

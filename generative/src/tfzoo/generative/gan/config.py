@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from tfzoo.common.errors import ConfigError
+from tfzoo.common.gan_losses import LOSSES  # bce | ls | wgan-gp: what the task can train with
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 
-LOSSES = ("bce", "ls", "wgan-gp")
 CONDITIONINGS = ("none", "acgan", "infogan", "infogan-ac", "matching")
 ARCHS = ("dcgan", "mlp", "dcgan-large")
 ENCODERS = ("none", "aegan")
@@ -69,7 +69,7 @@ class GANConfig:
     # plots/samples_<step>.png at the evaluations (every train.eval_every steps) on multiples of this; 0 = at the end
     sample_every: int = 500
     eval_samples: int = 1000  # generated images scored by `tfzoo evaluate`
-    eval_root: str = ""  # where the domain classifier is cached ("" = runs/_eval)
+    eval_root: str = ""  # where the domain classifier is cached ("" = tfzoo.common.cache.cache_dir("eval"))
     eval_classifier_epochs: int = 8
     n: int = 64  # predict: images in a grid
     label: int = -1  # predict: the class (or categorical code) to draw; -1 = every class in turn

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common import gan_losses
 from tfzoo.common.errors import ConfigError, DataError, UserError
 from tfzoo.common.optim import clip_gradients
 from tfzoo.common.task import Stage, Task, TrainState
@@ -135,15 +136,15 @@ class GAN(Task):
                 fake = generator(vectors, training=True)
                 on_real = self._disc(disc, real, labels, k, opts, training=True)
                 on_fake = self._disc(disc, fake, fake_labels, k, opts, training=True)
-                per = losses.d_real(opts.loss, on_real["score"], **kw)
+                per = gan_losses.d_real(opts.loss, on_real["score"], **kw)
                 if opts.conditioning == "matching":
                     # GAN-CLS (S0 L22645-L22671): real images with wrong labels count as fake too.
                     wrong = losses.wrong_labels(labels, k, tf.random.experimental.stateless_fold_in(seed, 7))
                     on_wrong = self._disc(disc, real, wrong, k, opts, training=True)
-                    per += 0.5 * (losses.d_fake(opts.loss, on_fake["score"], **kw)
-                                  + losses.d_fake(opts.loss, on_wrong["score"], **kw))
+                    per += 0.5 * (gan_losses.d_fake(opts.loss, on_fake["score"], **kw)
+                                  + gan_losses.d_fake(opts.loss, on_wrong["score"], **kw))
                 else:
-                    per += losses.d_fake(opts.loss, on_fake["score"], **kw)
+                    per += gan_losses.d_fake(opts.loss, on_fake["score"], **kw)
                 if opts.needs_labels and opts.has_class_head:  # AC: the real-class term
                     per += config.info_weight * cls(labels, on_real["class_logits"])
                 per += self._info_terms(config, opts, on_fake, fake_labels, codes, cls)
@@ -151,13 +152,13 @@ class GAN(Task):
                     eps = tf.random.stateless_uniform([tf.shape(real)[0]], tf.random.experimental.stateless_fold_in(
                         seed, 11))
                     critic = lambda x: self._disc(disc, x, labels, k, opts, training=True)["score"]  # noqa: E731
-                    per += losses.gradient_penalty(critic, real, fake, eps, weight=config.gp_weight, mode=config.gp)
+                    per += gan_losses.gradient_penalty(critic, real, fake, eps, weight=config.gp_weight, mode=config.gp)
                 loss_d = average(per)
             _apply(state, "discriminator", tape, loss_d)
         vectors, fake_labels, codes = self._draw(state, opts, labels, self._seed(state, 15))
         with tf.GradientTape() as tape:
             on_fake = self._disc(disc, generator(vectors, training=True), fake_labels, k, opts, training=True)
-            per = losses.g_loss(opts.loss, on_fake["score"], **kw)
+            per = gan_losses.g_loss(opts.loss, on_fake["score"], **kw)
             per += self._info_terms(config, opts, on_fake, fake_labels, codes, cls)
             loss_g = average(per)
         _apply(state, "model", tape, loss_g)
@@ -221,8 +222,8 @@ class GAN(Task):
         on_real = self._disc(disc, real, labels, k, opts, training=False)
         on_fake = self._disc(disc, generator(vectors, training=False), fake_labels, k, opts, training=False)
         kw = {"ls_sigmoid": config.ls_sigmoid}
-        loss_d = losses.d_real(opts.loss, on_real["score"], **kw) + losses.d_fake(opts.loss, on_fake["score"], **kw)
-        loss_g = losses.g_loss(opts.loss, on_fake["score"], **kw)
+        loss_d = gan_losses.d_loss(opts.loss, on_real["score"], on_fake["score"], **kw)
+        loss_g = gan_losses.g_loss(opts.loss, on_fake["score"], **kw)
         for name, value in (("loss", loss_d + loss_g), ("loss_d", loss_d), ("loss_g", loss_g),
                             ("d_real", on_real["score"]), ("d_fake", on_fake["score"])):
             metrics[name].update_state(tf.reshape(value, [-1]))

@@ -10,6 +10,7 @@ from tfzoo.common.train import TrainConfig
 VARIANTS = ("espcn", "espcn-residual", "srgan")
 DEGRADES = ("bicubic", "bilinear", "area")
 GAN_LOSSES = ("ls", "bce")
+BOOK_LS = 1.0  # the book's LS terms are plain MSEs, without the ½ of Mao et al. (gan_losses' default)
 PREDICT_MODES = ("upsample", "reference")
 
 

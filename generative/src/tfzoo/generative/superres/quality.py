@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common import metrics
 from tfzoo.generative import evaluation
 
 from . import data as pipeline
@@ -22,25 +23,21 @@ __all__ = ["STYLES", "book_psnr_y", "book_ssim", "score_table", "scores", "write
 
 
 _q = evaluation.quantised  # [0, 1] floats or uint8 -> float64 on the 0..255 grid
-
-
-def _crop(image: np.ndarray, border: int) -> np.ndarray:
-    return image[border:image.shape[0] - border, border:image.shape[1] - border] if border else image
+BOOK_LUMA = (0.3, 0.59, 0.11)  # batch_y_psnr's weights, not BT.601's
 
 
 def book_psnr_y(reference, test, *, border: int = 0) -> float:
-    """The book's Y-PSNR: Y = 0.3R + 0.59G + 0.11B, unrounded (batch_y_psnr)."""
-    weights = np.array([0.3, 0.59, 0.11])
-    a, b = _crop(_q(reference), border), _crop(_q(test), border)
-    if a.shape[-1] == 3:
-        a, b = a @ weights, b @ weights
-    mse = float(np.mean((a - b) ** 2))
-    return float("inf") if mse == 0 else float(20 * np.log10(255.0 / np.sqrt(mse)))
+    """The book's Y-PSNR (batch_y_psnr): Y = 0.3R + 0.59G + 0.11B, left unrounded, then PSNR against 255.
+
+    The book writes 20·log10(255 / √MSE), the same number as the common 10·log10(255² / MSE).
+    """
+    return metrics.psnr(metrics.luma(_q(reference), weights=BOOK_LUMA), metrics.luma(_q(test), weights=BOOK_LUMA),
+                        max_val=255.0, border=border)
 
 
 def book_ssim(reference, test, *, border: int = 0) -> float:
     """The book's SSIM: one global window per channel (batch_ssim), averaged over channels."""
-    a, b = _crop(_q(reference), border), _crop(_q(test), border)
+    a, b = metrics.crop_border(_q(reference), border), metrics.crop_border(_q(test), border)
     n = a.shape[0] * a.shape[1]
     mu1, mu2 = a.mean((0, 1)), b.mean((0, 1))
     var1, var2 = a.var((0, 1), ddof=1), b.var((0, 1), ddof=1)

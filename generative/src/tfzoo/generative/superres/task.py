@@ -10,14 +10,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common import gan_losses
 from tfzoo.common.data.base import DataSplit
 from tfzoo.common.errors import ConfigError, UserError
+from tfzoo.common.metrics import psnr_per_image
 from tfzoo.common.optim import build_optimizer, clip_gradients
 from tfzoo.common.task import Stage, Task, TrainState
 from tfzoo.generative import photos
 
 from . import data as pipeline
-from .config import GAN_LOSSES, PREDICT_MODES, SuperResConfig
+from .config import BOOK_LS, GAN_LOSSES, PREDICT_MODES, SuperResConfig
 from .model import build_discriminator, build_generator
 from .perceptual import build_rotation_net, feature_extractor, parse_perceptual, rotate_batch, vgg19_features
 from .quality import score_table, scores, write_panel
@@ -127,7 +129,7 @@ class SuperRes(Task):
             loss = tf.nn.compute_average_loss(per_image, global_batch_size=state.global_batch_size)
         grads = clip_gradients(tape.gradient(loss, model.trainable_variables), state.config.optim.clip_norm)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return {"loss": loss, "psnr": _mean_psnr(per_image, state.global_batch_size)}
+        return {"loss": loss, "psnr": tf.reduce_sum(psnr_per_image(hr, sr, max_val=1.0)) / state.global_batch_size}
 
     def _rotation_step(self, state: TrainState, hr, k):
         net, optimizer = state.models["features"], state.optimizers["features"]
@@ -150,13 +152,14 @@ class SuperRes(Task):
         with tf.GradientTape() as d_tape:
             sr = g(lr, training=True)
             real, fake = d(hr, training=True), d(tf.stop_gradient(sr), training=True)
-            d_loss = tf.nn.compute_average_loss(_d_loss(config.gan_loss, real, fake), global_batch_size=n)
+            d_loss = tf.nn.compute_average_loss(gan_losses.d_loss(config.gan_loss, real, fake, ls_weight=BOOK_LS),
+                                                global_batch_size=n)
         d_grads = d_tape.gradient(d_loss, d.trainable_variables)
         state.optimizers["discriminator"].apply_gradients(zip(d_grads, d.trainable_variables))
         with tf.GradientTape() as g_tape:
             sr = g(lr, training=True)
             pixel = tf.reduce_mean(tf.square(sr - hr), axis=[1, 2, 3])
-            adversarial = _g_loss(config.gan_loss, d(sr, training=True))
+            adversarial = gan_losses.g_loss(config.gan_loss, d(sr, training=True), ls_weight=BOOK_LS)
             total = config.pixel_weight * pixel + config.adv_weight * adversarial
             content = tf.zeros_like(pixel)
             if features is not None:
@@ -170,7 +173,7 @@ class SuperRes(Task):
         state.optimizers["model"].apply_gradients(zip(grads, variables))
         return {"loss": tf.nn.compute_average_loss(pixel, global_batch_size=n), "g_loss": g_loss, "d_loss": d_loss,
                 "content": tf.nn.compute_average_loss(content, global_batch_size=n),
-                "psnr": _mean_psnr(pixel, n)}
+                "psnr": tf.reduce_sum(psnr_per_image(hr, sr, max_val=1.0)) / n}
 
     def metrics(self, config: SuperResConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {"loss": keras.metrics.Mean(name="loss"), "psnr": keras.metrics.Mean(name="psnr"),
@@ -182,8 +185,8 @@ class SuperRes(Task):
         mse = tf.reduce_mean(tf.square(sr - hr), axis=[1, 2, 3])
         bicubic = pipeline.upsample(lr, state.config.scale, "bicubic")
         metrics["loss"].update_state(mse)
-        metrics["psnr"].update_state(_psnr(mse))
-        metrics["bicubic_psnr"].update_state(_psnr(tf.reduce_mean(tf.square(bicubic - hr), axis=[1, 2, 3])))
+        metrics["psnr"].update_state(psnr_per_image(hr, sr, max_val=1.0))
+        metrics["bicubic_psnr"].update_state(psnr_per_image(hr, bicubic, max_val=1.0))
 
     # ----- command-line hooks ----------------------------------------------------------------------
     def upscale(self, run, lr: np.ndarray, *, tile: int = 256, margin: int = 24) -> np.ndarray:
@@ -304,29 +307,6 @@ class SuperRes(Task):
 
 
 # ----- helpers -------------------------------------------------------------------------------------------
-def _psnr(mse: tf.Tensor) -> tf.Tensor:
-    return 10.0 * tf.math.log(1.0 / tf.maximum(mse, 1e-10)) / tf.math.log(10.0)
-
-
-def _mean_psnr(per_image_mse: tf.Tensor, global_batch_size: int) -> tf.Tensor:
-    return tf.reduce_sum(_psnr(per_image_mse)) / global_batch_size
-
-
-def _d_loss(kind: str, real: tf.Tensor, fake: tf.Tensor) -> tf.Tensor:
-    """Per-example discriminator loss (LS as the book, or BCE); per-location scores are averaged."""
-    axes = list(range(1, len(real.shape)))
-    if kind == "ls":
-        return tf.reduce_mean(tf.square(real - 1.0), axis=axes) + tf.reduce_mean(tf.square(fake), axis=axes)
-    return tf.reduce_mean(tf.nn.softplus(-real), axis=axes) + tf.reduce_mean(tf.nn.softplus(fake), axis=axes)
-
-
-def _g_loss(kind: str, fake: tf.Tensor) -> tf.Tensor:
-    axes = list(range(1, len(fake.shape)))
-    if kind == "ls":
-        return tf.reduce_mean(tf.square(fake - 1.0), axis=axes)
-    return tf.reduce_mean(tf.nn.softplus(-fake), axis=axes)
-
-
 def _rgb(images: tf.Tensor, features: keras.Model) -> tf.Tensor:
     """Grey images repeated to 3 channels when the feature network wants RGB (VGG19)."""
     want = features.input_shape[-1]

@@ -31,7 +31,7 @@ class VAEConfig:
     # evaluation
     eval_samples: int = 1000  # generated images scored by FD-DC and faithfulness
     eval_classifier_epochs: int = 8
-    eval_root: str = ""  # "" caches the domain classifier under runs/_eval
+    eval_root: str = ""  # "" caches the domain classifier under tfzoo.common.cache.cache_dir("eval")
     train: TrainConfig = field(default_factory=TrainConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +9,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.carry import carried_state, refuse_multi_replica
 from tfzoo.common.errors import ConfigError, DataError
 from tfzoo.common.task import Stage, Task
 from tfzoo.timeseries.echo import data as pipeline
 from tfzoo.timeseries.echo.config import EchoConfig
-from tfzoo.timeseries.echo.model import build_model, carried_state, refuse_multi_replica
+from tfzoo.timeseries.echo.model import build_model
 
 
 class Echo(Task):
@@ -161,12 +161,10 @@ def echo_figure(run, sample: dict[str, np.ndarray]) -> Path:
 
     config = run.config
     steps, losses = [], []
-    if run.run.metrics.exists():
-        for line in run.run.metrics.read_text().splitlines():
-            record = json.loads(line) if line.strip() else {}
-            if record.get("split") == "train" and "loss" in record:
-                steps.append(record["step"])
-                losses.append(record["loss"])
+    for record in run.read_metrics(split="train"):
+        if "loss" in record:
+            steps.append(record["step"])
+            losses.append(record["loss"])
     fig = Figure(figsize=(12, 6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(2, 3, 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +132,10 @@ def loss_figure(run) -> Path:
     from matplotlib.figure import Figure
 
     curves: dict[str, tuple[list, list]] = {"train": ([], []), "val": ([], [])}
-    if run.run.metrics.exists():
-        for line in run.run.metrics.read_text().splitlines():
-            record = json.loads(line) if line.strip() else {}
-            if record.get("split") in curves and record.get("stage") != "evaluate" and "loss" in record:
-                curves[record["split"]][0].append(record["step"])
-                curves[record["split"]][1].append(np.log(max(record["loss"], 1e-12)))
+    for record in run.read_metrics():
+        if record.get("split") in curves and record.get("stage") != "evaluate" and "loss" in record:
+            curves[record["split"]][0].append(record["step"])
+            curves[record["split"]][1].append(np.log(max(record["loss"], 1e-12)))
     fig = Figure(figsize=(12, 6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from tfzoo.timeseries.echo.model import attach_carry
+from tfzoo.common.carry import attach_carry
 from tfzoo.timeseries.temperature.config import TemperatureConfig
 
 
@@ -12,7 +12,7 @@ def build_model(config: TemperatureConfig, *, stateful: bool | None = None, batc
                 length: int | None = 0) -> keras.Model:
     """`keras.Input(batch_shape=(batch, window, 1))`, LSTM(units, stateful), Dense(1).
 
-    A stateful model carries its state between batches (see echo.model.CarriedState); the
+    A stateful model carries its state between batches (see tfzoo.common.carry.CarriedState); the
     stateless one starts every window from zero. `length=None` accepts any sequence length
     (the prediction twin reads a whole history at once).
     """

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.carry import carried_state, refuse_multi_replica
 from tfzoo.common.errors import ConfigError
 from tfzoo.common.task import Stage, Task
-from tfzoo.timeseries.echo.model import carried_state, refuse_multi_replica
 from tfzoo.timeseries.series import Scaler
 from tfzoo.timeseries.temperature import data as pipeline
 from tfzoo.timeseries.temperature.config import TemperatureConfig
