@@ -186,8 +186,7 @@ def test_bucketed_batches_pad_within_buckets_and_evaluation_sees_every_example(t
         assert x.shape[1] == lengths.max()  # padded to the longest in its batch only
     result = Trainer(task=task, config=config, run_dir=tmp_path / "run", verbose=False).fit()
     assert result["val"]["seen"] == 21.0 and 0.0 <= result["val"]["exact"] <= 1.0
-    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
-    assert [r["exact"] for r in records if r["split"] == "val"]  # logged, and the monitor decides best/
+    assert [r["exact"] for r in Run(tmp_path / "run").read_metrics(split="val")]  # logged, and the monitor decides best/
     assert (tmp_path / "run/checkpoints/best").is_dir()
 
 

@@ -72,5 +72,6 @@ def smoke_test_task(
 
 
 def _records(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir, "metrics.jsonl")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    from tfzoo.common.logging import read_metrics
+
+    return read_metrics(Path(run_dir, "metrics.jsonl"))
