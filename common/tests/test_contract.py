@@ -278,3 +278,19 @@ def test_export_named_models_keeps_their_names(tmp_path):
     np.testing.assert_allclose(output.numpy(), expected.numpy(), atol=1e-6)
     manifest = json.loads((tmp_path / "run/export/manifest.json").read_text())
     assert "model" in manifest["models"]
+    assert list(manifest["serving"]["serving_default"]["inputs"].values()) == [{"shape": [None, 2], "dtype": "float32"}]
+    code, out, err = run_cli("export", str(tmp_path / "run"), "--format", "tflite")
+    assert code == 0 and out.strip().endswith("model.tflite"), err
+    manifest = json.loads((tmp_path / "run/export/manifest.json").read_text())
+    assert manifest["tflite"] == {"file": "model.tflite", "needs_flex_delegate": False}
+
+
+def test_tflite_that_needs_tensorflow_ops_says_so(tmp_path, capsys):
+    from tfzoo.common.export import _tflite
+    from tfzoo.common.layers import MaxPoolWithArgmax
+
+    x = keras.Input((4, 4, 1))
+    pooled, argmax = MaxPoolWithArgmax()(x)  # the argmax has no TFLite builtin
+    path, facts = _tflite(keras.Model(x, [pooled, argmax]), tmp_path / "m.tflite")
+    assert path.stat().st_size > 0 and facts["needs_flex_delegate"] is True
+    assert "Flex delegate" in capsys.readouterr().err

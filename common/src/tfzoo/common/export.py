@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ def export(run: Any, *, fmt: str = "savedmodel", models: tuple[str, ...] | None 
     out = run.export
     out.mkdir(parents=True, exist_ok=True)
     chosen = {name: run.models[name] for name in names}
+    extra: dict[str, Any] = {}
     if fmt == "keras":
         paths = []
         for name, model in chosen.items():
@@ -63,9 +65,10 @@ def export(run: Any, *, fmt: str = "savedmodel", models: tuple[str, ...] | None 
         shutil.rmtree(tmp, ignore_errors=True)
         tf.saved_model.save(module, str(tmp), signatures=signatures)
         _replace_dir(tmp, path)
+        extra["serving"] = {name: _describe_signature(fn) for name, fn in signatures.items()}
         if fmt == "tflite":
-            path = _tflite(next(iter(chosen.values())), out / f"{names[0]}.tflite")
-    _write_manifest(run, out, chosen)
+            path, extra["tflite"] = _tflite(next(iter(chosen.values())), out / f"{names[0]}.tflite")
+    _write_manifest(run, out, chosen, extra)
     return path
 
 
@@ -78,24 +81,35 @@ def model_signature(model: Any) -> Any:
     return tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False), input_signature=spec)
 
 
-def _tflite(model: Any, target: Path) -> Path:
+def _tflite(model: Any, target: Path) -> tuple[Path, dict[str, Any]]:
     """Convert the bare model (preprocessed, fixed-size inputs; see manifest.json).
 
     The raw-input serving signature resizes with antialiasing, an op TFLite
     lacks even as a flex op, so the on-device model takes prepared tensors.
+    Builtin ops are tried first; a model that needs TensorFlow ops (MaxPoolWithArgmax, a
+    while loop over a filter) is converted with them and the manifest and stderr say that the
+    interpreter needs the Flex delegate (`tensorflow` or `tflite-runtime` with select ops).
     """
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    # Ops such as MaxPoolWithArgmax run through the TF "flex" delegate.
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
-    try:
-        data = converter.convert()
-    except Exception as err:  # the converter raises many types; report one line
-        raise UserError(f"this model cannot be converted to TFLite: {str(err).splitlines()[0]}") from None
+    data, needs_flex = None, False
+    for ops in ([tf.lite.OpsSet.TFLITE_BUILTINS],
+                [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]):
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        converter.target_spec.supported_ops = ops
+        try:
+            data = converter.convert()
+            break
+        except Exception as err:  # noqa: BLE001 - the converter raises many types; report one line
+            needs_flex, last = True, err
+    if data is None:
+        raise UserError(f"this model cannot be converted to TFLite: {str(last).strip().splitlines()[0]}")
     target.write_bytes(data)
-    return target
+    if needs_flex:
+        print(f"notice: {target} uses TensorFlow (Flex) ops: run it with an interpreter that has the Flex "
+              "delegate (the full tensorflow package, or tflite-runtime built with select TF ops)", file=sys.stderr)
+    return target, {"file": target.name, "needs_flex_delegate": needs_flex}
 
 
-def _write_manifest(run: Any, out: Path, models: dict[str, Any]) -> None:
+def _write_manifest(run: Any, out: Path, models: dict[str, Any], extra: dict[str, Any]) -> None:
     config_text = run.config_file.read_text() if run.config_file.exists() else ""
     manifest = {
         "task": run.task.name,
@@ -105,8 +119,23 @@ def _write_manifest(run: Any, out: Path, models: dict[str, Any]) -> None:
                    for name, model in models.items()},
         "class_names": run.info.get("class_names", []),
         "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
+        **extra,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def _describe_signature(function: Any) -> dict[str, Any]:
+    """What a serving signature takes and returns (the raw inputs, not the bare model's tensors)."""
+    concrete = function.get_concrete_function()
+    args, kwargs = concrete.structured_input_signature
+    named = [(s.name or f"input_{i}", s) for i, s in enumerate(tf.nest.flatten(args))] + list(kwargs.items())
+    outputs = concrete.structured_outputs
+    outputs = outputs.items() if isinstance(outputs, dict) else enumerate(tf.nest.flatten(outputs))
+
+    def spec(s: Any) -> dict[str, Any]:
+        return {"shape": s.shape.as_list() if s.shape.rank is not None else None, "dtype": s.dtype.name}
+
+    return {"inputs": {name: spec(s) for name, s in named}, "outputs": {str(k): spec(t) for k, t in outputs}}
 
 
 def _describe(tensor: Any) -> dict[str, Any]:
