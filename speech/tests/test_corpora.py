@@ -314,9 +314,12 @@ def test_asr_csv_bad_header_and_missing_siblings(tmp_path):
 def test_tfzoo_data_check_on_a_tiny_corpus(tmp_path):
     root = ljspeech(tmp_path / "lj")
     code, out, err = run_cli("data", "check", f"ljspeech:{root}")
-    assert code == 0, out + err
     assert "train: 18 examples" in out and "val: 1 examples" in out and "sample_rate 16000" in out
+    assert "seconds 5.43, shortest 0.2, longest 0.39" in out  # the speech report (tfzoo.data.reports)
     assert json.loads(out.strip().splitlines()[-1])["counts"] == {"train": 18, "val": 1, "test": 1}
+    # The one problem of this corpus: a validation character no training transcript has.
+    problems = [line for line in out.splitlines() if line.startswith("corrupt:")]
+    assert code == 3 and len(problems) == 1 and "out-of-vocabulary characters: 'v' x1" in problems[0], out + err
 
 
 def test_tfzoo_data_check_lists_bad_clips(tmp_path):

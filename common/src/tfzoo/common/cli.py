@@ -261,6 +261,8 @@ def cmd_data(args: argparse.Namespace) -> int:
                 print("  classes: " + ", ".join(f"{k} {v}" for k, v in facts["classes"].items()))
             if facts.get("meta"):
                 print("  " + ", ".join(f"{k} {v}" for k, v in facts["meta"].items()))
+            if facts.get("report"):
+                print("  " + ", ".join(f"{k} {v}" for k, v in facts["report"].items() if v not in ([], {})))
         for error in report["errors"]:
             print(f"corrupt: {error}")
         print(json.dumps({"spec": args.spec, "errors": len(report["errors"]),

@@ -577,3 +577,11 @@ def speech_report(split: DataSplit, *, vocabulary=None, min_seconds: float = 0.5
             "longest": round(max(durations.values(), default=0.0), 3),
             "too_short": too_short, "too_long": too_long, "out_of_vocabulary": oov,
             "skipped": dict(split.meta.get("skipped", {})), "problems": problems}
+
+
+def check_report(split: DataSplit, *, train: DataSplit | None) -> dict:
+    """`tfzoo data check`'s speech report (entry point "tfzoo.data.reports"): `speech_report` with the
+    training split's characters as the vocabulary of val and test; clips under 0.1 s (no utterance
+    is that short) or over 30 s are listed."""
+    vocabulary = train.meta.get("characters") if train is not None else None
+    return speech_report(split, vocabulary=vocabulary, min_seconds=0.1, max_seconds=30.0)

@@ -9,7 +9,9 @@ from tfzoo.common.errors import DataError, DataNotFound
 
 from .base import SPLITS, DataSplit
 from .problems import collecting, tf_message
-from .spec import resolve
+from .spec import parse_spec, resolve
+
+REPORT_GROUP = "tfzoo.data.reports"
 
 MAX_ERRORS = 100  # per split: enough to see a pattern without flooding the report
 
@@ -23,7 +25,8 @@ def check(spec: str) -> dict:
     "errors": ["file:record: found X, expected Y", ...]}`. Raises DataNotFound only when no split exists.
     """
     report: dict = {"spec": spec, "splits": {}, "errors": []}
-    not_found = None
+    not_found = train = None
+    domain_report = _domain_report(spec)
     with collecting() as problems:
         for split in SPLITS:
             try:
@@ -36,10 +39,28 @@ def check(spec: str) -> dict:
                 problems.append(str(e))
                 continue
             report["splits"][split] = _summarise(spec, split, data, problems)
+            if domain_report is not None:
+                extra = dict(domain_report(data, train=train))
+                problems.extend(f"{spec} [{split}]: {line}" for line in extra.pop("problems", []))
+                report["splits"][split]["report"] = extra
+            train = data if split == "train" else train
     if not report["splits"] and not_found is not None:
         raise not_found
     report["errors"] = list(dict.fromkeys(problems))  # carved splits share files: report each problem once
     return report
+
+
+def _domain_report(spec: str):
+    """The domain's extra check for a scheme (entry-point group "tfzoo.data.reports"), or None.
+
+    A report is `report(split, *, train) -> dict` (`train` is the train split, None when checking
+    train itself); its "problems" (one line each) join the errors, the rest is printed.
+    """
+    from importlib.metadata import entry_points
+
+    scheme = parse_spec(spec).scheme
+    point = next((ep for ep in entry_points(group=REPORT_GROUP) if ep.name == scheme), None)
+    return point.load() if point is not None else None
 
 
 def _summarise(spec: str, split: str, data: DataSplit, problems: list[str]) -> dict:
