@@ -221,7 +221,10 @@ def test_padded_batches_pad_to_the_longest():
 @dataclass(frozen=True)
 class ChoiceConfig:
     PRESETS = ("tiny", "book", "wide")
+    RANGES = {"dropout": (0.0, 1.0)}
     model: Literal["cnn", "mlp"] = "cnn"
+    stages: tuple[Literal["heads", "all"], ...] = ("heads",)
+    dropout: float | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
@@ -246,6 +249,13 @@ def test_literal_choices_and_ranges_are_checked_when_the_config_is_built():
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
             cfg.override(config, {key: value})
     assert cfg.choices(ChoiceConfig)["model"] == ("cnn", "mlp")
+    assert cfg.override(config, {"stages": "heads,all"}).stages == ("heads", "all")
+    with pytest.raises(ConfigError, match="'stages': found 'head', expected one of heads, all"):
+        cfg.override(config, {"stages": "head"})
+    assert cfg.choices(ChoiceConfig)["stages"] == ("heads", "all")
+    assert cfg.override(config, {"dropout": "none"}).dropout is None  # None passes a bounded field
+    with pytest.raises(ConfigError, match="'dropout': found 1.5"):
+        cfg.override(config, {"dropout": 1.5})
     assert "sgd" in cfg.choices(ChoiceConfig)["optim.optimizer"]
 
 

@@ -113,9 +113,20 @@ def choices(config_class: type) -> dict[str, tuple]:
         hint = hints[f.name]
         if dataclasses.is_dataclass(hint):
             out.update({f"{f.name}.{k}": v for k, v in choices(hint).items()})
-        elif typing.get_origin(hint) is typing.Literal:
-            out[f.name] = typing.get_args(hint)
+        elif _literal_args(hint) is not None:
+            out[f.name] = _literal_args(hint)
     return out
+
+
+def _literal_args(hint: Any) -> tuple | None:
+    """The choices of a `Literal[...]` field, or of each item of a `tuple[Literal[...], ...]` field."""
+    if typing.get_origin(hint) is typing.Literal:
+        return typing.get_args(hint)
+    if typing.get_origin(hint) is tuple:
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if args and all(typing.get_origin(a) is typing.Literal for a in args):
+            return tuple(dict.fromkeys(x for a in args for x in typing.get_args(a)))
+    return None
 
 
 def validate(config: Any, prefix: str = "") -> Any:
@@ -128,10 +139,12 @@ def validate(config: Any, prefix: str = "") -> Any:
         if dataclasses.is_dataclass(value):
             validate(value, key + ".")
             continue
-        if typing.get_origin(hints[f.name]) is typing.Literal:
-            _choice(value, typing.get_args(hints[f.name]), key)
+        allowed = _literal_args(hints[f.name])
+        if allowed is not None:
+            for item in value if isinstance(value, tuple) else (value,):
+                _choice(item, allowed, key)
         low, high = ranges.get(f.name, (None, None))
-        if value is not None and (low is not None and value < low) or (high is not None and value > high):
+        if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
             bounds = f">= {low}" if high is None else f"<= {high}" if low is None else f"in [{low}, {high}]"
             raise ConfigError(f"config key {key!r}: found {value!r}, expected a value {bounds}")
     return config

@@ -71,7 +71,7 @@ def check_task(name: str, tmp_path: Path, *, sets: tuple[str, ...] = ()) -> dict
     assert "resumed" in err and max(r["step"] for r in _records(run_dir)) == 3, err
 
     clipped = check_clipping(name, Path(tmp_path) / "clip", sets=sets)
-    return {"evaluation": evaluation, "clip": clipped}
+    return {"evaluation": evaluation, "clip": clipped, "run_dir": run_dir}
 
 
 def _check_export_reload(run_dir: Path) -> None:
