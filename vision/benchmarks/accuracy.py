@@ -51,9 +51,7 @@ def fashion_present() -> bool:
 
 
 def trainer_log(trainer: Trainer) -> list[dict]:
-    from tfzoo.common.logging import MetricsLog
-
-    return MetricsLog(trainer.run.metrics).read()
+    return trainer.run.read_metrics()
 
 
 def train_and_test(config: ClassifyConfig, *, run_dir: str | Path | None = None, verbose: bool = True) -> dict:

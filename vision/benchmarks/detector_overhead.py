@@ -41,7 +41,7 @@ def _run_bare(baton: Baton, me: str, task_class, config, total: int) -> None:
     optimizers = task.build_optimizers(config, models, total_steps=total)
     stage = task.stages(config)[0]
     state = TrainState(models=models, optimizers=optimizers, step=tf.Variable(0, dtype=tf.int64), config=config,
-                       info=info, global_batch_size=config.train.batch_size, extras={"stage": stage})
+                       info=info, global_batch_size=config.train.batch_size, stage=stage)
 
     @tf.function
     def train_step(batch):

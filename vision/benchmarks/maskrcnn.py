@@ -29,7 +29,6 @@ import tensorflow as tf
 from detector_overhead import describe, overhead
 
 from tfzoo.common.bench import load_average
-from tfzoo.common.logging import MetricsLog
 from tfzoo.common.train import Trainer
 from tfzoo.vision.maskrcnn.config import MaskRCNNConfig
 from tfzoo.vision.maskrcnn.losses import LOSS_NAMES
@@ -89,12 +88,12 @@ def run(quick: bool = False, *, steps: int | None = None) -> str:
         start = time.perf_counter()
         trainer.fit()
         train_seconds = time.perf_counter() - start
-        records = MetricsLog(trainer.run.metrics).read()
+        records = trainer.run.read_metrics()
         train_records = [r for r in records if r.get("split") == "train"]
         final_train = train_records[-1]
         final_val = {k: float(v) for k, v in trainer.evaluate(task.data(config, "val")).items()}
         start = time.perf_counter()
-        report = task.after_evaluate(trainer, "val", {})
+        report = task.after_evaluate(trainer.run, "val", {})
         eval_seconds = time.perf_counter() - start
         images_per_second, val_count = inference_images_per_second(task, trainer)
         train_size = task.data(config, "train").size

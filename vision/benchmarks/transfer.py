@@ -79,7 +79,7 @@ class Learner:
         self.steps = {}
         for stage in self.stages:
             state = TrainState(models=self.models, optimizers=self.optimizers, step=tf.Variable(0, dtype=tf.int64),
-                               config=config, info=info, global_batch_size=BATCH, extras={"stage": stage})
+                               config=config, info=info, global_batch_size=BATCH, stage=stage)
             self.steps[stage.name] = _compiled(self.task, state)
         model = self.models["model"]
         self.logits = tf.function(lambda x: model(x, training=False))

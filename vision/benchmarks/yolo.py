@@ -72,7 +72,7 @@ def run(quick: bool = False, *, steps: int | None = None) -> str:
         trainer.fit()
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        report = task.after_evaluate(trainer, "val", {})
+        report = task.after_evaluate(trainer.run, "val", {})
         eval_seconds = time.perf_counter() - start
         images_per_second, val_count = inference_images_per_second(task, trainer)
         train_size = task.data(config, "train").size

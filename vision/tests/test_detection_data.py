@@ -93,6 +93,10 @@ def test_load_detection_shapes_splits():
         load_detection("pascal:x", "train")
     with pytest.raises(DataError, match="unknown split"):
         load_detection("shapes", "dev")
+    # common's spec grammar: `?on_error=` is the one option a detection spec takes.
+    assert load_detection("shapes?on_error=skip", "train", image_size=64, count=8).examples is train.examples
+    with pytest.raises(DataError, match="unknown option count; detection specs take on_error"):
+        load_detection("shapes?count=3", "train")
 
 
 def test_to_tensors_pads_and_drops_ignore():
@@ -292,6 +296,7 @@ def test_common_resolver_readers(tmp_path):
 
     split = shapes_reader("", "val", seed=0)
     assert isinstance(split, DataSplit) and split.size == 200 and split.image_shape == (128, 128, 3)
+    assert split.meta["has_masks"]
     shapes.make(tmp_path, n=3, size=64, seed=0)
     train = coco_reader(str(tmp_path / "annotations.json"), "train", seed=0)
     element = next(iter(train.dataset))
@@ -320,3 +325,17 @@ def test_data_check_collects_coco_problems(tmp_path, monkeypatch):
     shapes = sorted({tuple(e.image.shape) for e in train.examples})
     assert report["splits"]["train"]["shapes"] == [list(s) for s in shapes]
     assert len(report["errors"]) == 1 and "unknown category_id 9" in report["errors"][0]
+
+
+def test_data_check_cli_reads_coco_and_voc_through_the_entry_points(tmp_path):
+    """`tfzoo data check` on the "tfzoo.data" schemes vision registers (shapes is checked the same way)."""
+    shapes.make(tmp_path / "coco", n=5, size=64, seed=0)
+    root = _voc_fixture(tmp_path / "voc", {"000001": [("person", (1, 1, 40, 30), 0), ("dog", (11, 6, 20, 15), 1)],
+                                           "000002": [("cat", (5, 5, 8, 8), 0)]})
+    for spec, counts in ((f"coco:{tmp_path / 'coco' / 'annotations.json'}", {"train": 4, "val": 1, "test": 1}),
+                         (f"voc:{root}?on_error=skip", {"train": 1, "val": 1, "test": 1})):
+        code, out, err = run_cli("data", "check", spec)
+        assert code == 0, err
+        assert json.loads(out.strip().splitlines()[-1]) == {"spec": spec, "errors": 0, "counts": counts}
+    code, out, _ = run_cli("data", "check", f"voc:{root}?count=1")  # reported like any unreadable split
+    assert code != 0 and "unknown option count for voc:; it takes channels, on_error" in out, out

@@ -46,21 +46,17 @@ class Oracle(DetectorTask):
         out = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(image))
         return {"model": keras.Model(image, out)}
 
-    def train_step(self, state, batch):
-        model = state.models["model"]
-        with tf.GradientTape() as tape:
-            per_example = tf.square(model(tf.cast(batch["image"], tf.float32) / 255.0, training=True)[:, 0])
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=state.global_batch_size)
-        grads = tape.gradient(loss, model.trainable_variables)
-        state.optimizers["model"].apply_gradients(zip(grads, model.trainable_variables))
-        return {"loss": loss}
+    def compute_loss(self, state, batch):
+        out = state.models["model"](tf.cast(batch["image"], tf.float32) / 255.0, training=True)
+        return state.average(tf.square(out[:, 0])), {}
 
     def metrics(self, config, info):
         return {"loss": keras.metrics.Mean(name="loss")}
 
     def eval_step(self, state, batch, metrics):
-        out = state.models["model"](tf.cast(batch["image"], tf.float32) / 255.0, training=False)
-        metrics["loss"].update_state(tf.square(out[:, 0]))
+        images = tf.cast(batch["image"], tf.float32) / 255.0
+        metrics["loss"].update_state(tf.square(state.models["model"](images, training=False)[:, 0]))
+        return self.eval_outputs(self.detect(state.models, state.config, state.info, images), batch)
 
     def detect(self, models, config, info, images):
         examples = [e for split in ("val", "test") for e in self.detection_data(config, split).examples]
@@ -139,6 +135,14 @@ def test_train_flip_moves_boxes_with_masks():
         flips += not np.array_equal(out["image"].numpy(), item["image"].numpy())
         assert (out["boxes"].numpy()[n:] == 0).all()
     assert 0 < flips < 6
+
+
+def test_periodic_validation_logs_the_aggregated_map50(trained):
+    from tfzoo.common.logging import read_metrics
+
+    (val,) = read_metrics(Path(trained, "metrics.jsonl"), split="val")
+    assert val["step"] == 2 and val["map50"] == pytest.approx(1.0)  # aggregate over eval_step's detections
+    assert Oracle().aggregate(OracleConfig(), {"num_classes": 3}, []) == {}
 
 
 def test_evaluate_oracle_scores_one(trained, cli_knows_oracle):

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import math
+import re
+import typing
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfzoo.common import config as cfg
 from tfzoo.common.errors import ConfigError
+from tfzoo.common.logging import read_metrics
+from tfzoo.common.task import Stage, TrainState
 from tfzoo.vision.detection.boxes import decode, encode
 from tfzoo.vision.maskrcnn.anchors import anchors_per_level, pyramid_anchors
-from tfzoo.vision.maskrcnn.config import STAGE_LAYERS, MaskRCNNConfig
+from tfzoo.vision.maskrcnn.config import STAGE_LAYERS, MaskRCNNConfig, StageName
 from tfzoo.vision.maskrcnn.layers import paste_masks, roi_align
 from tfzoo.vision.maskrcnn.losses import LOSS_NAMES, compute_losses
-from tfzoo.vision.maskrcnn.model import build_classifier, build_model, leaf_layers, stage_variables
+from tfzoo.vision.maskrcnn.model import build_classifier, build_model, leaf_layers
 from tfzoo.vision.maskrcnn.targets import detection_targets, mini_masks, rpn_targets
 
 
@@ -141,58 +145,77 @@ def test_classifier_fc1_is_the_books_7x7_valid_convolution():
     np.testing.assert_allclose(dense.numpy(), conv.numpy(), rtol=1e-5, atol=1e-5)
 
 
+# What each stage trained before stages became `Stage.trainable` path regexes: matterport's layer_regex,
+# matched at the start of every leaf layer's name, that layer's trainable weights in model order.
+LAYER_REGEX = {
+    "heads": r"^(mrcnn_|rpn_|fpn_)",
+    "3+": r"^((res|conv)[3-5]_|mrcnn_|rpn_|fpn_)",
+    "4+": r"^((res|conv)[4-5]_|mrcnn_|rpn_|fpn_)",
+    "5+": r"^((res|conv)5_|mrcnn_|rpn_|fpn_)",
+    "all": r".*",
+}
+
+
+def _by_layer_name(model, pattern: str) -> list:
+    regex = re.compile(pattern)
+    return [v for layer in leaf_layers(model) if regex.match(layer.name) for v in layer.trainable_weights]
+
+
+def stage_variables(model, stage: str) -> list:
+    """The variables `state.minimize` trains in `stage` (TrainState.trainable under that Stage)."""
+    state = TrainState(models={"model": model}, optimizers={}, step=tf.Variable(0, dtype=tf.int64), config=None,
+                       info={}, global_batch_size=1, stage=Stage(stage, 1, trainable=STAGE_LAYERS[stage]))
+    return state.trainable()
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "darknet53"])
+def test_stage_regexes_select_what_the_layer_regexes_did(backbone):
+    model = build_model(replace(MaskRCNNConfig.tiny(), backbone=backbone), 3)
+    assert set(STAGE_LAYERS) == set(LAYER_REGEX) == set(typing.get_args(StageName))
+    for stage in STAGE_LAYERS:
+        want = [id(v) for v in _by_layer_name(model, LAYER_REGEX[stage])]
+        # The same variables in the same order, so the clip's global norm and the weight decay sum alike.
+        assert [id(v) for v in stage_variables(model, stage)] == want, stage
+
+
 def test_stages_select_layers():
     model = build_model(MaskRCNNConfig.tiny(), 3)
-    heads = {id(v) for v in stage_variables(model, STAGE_LAYERS["heads"])}
-    every = stage_variables(model, STAGE_LAYERS["all"])
+    heads = {id(v) for v in stage_variables(model, "heads")}
+    every = stage_variables(model, "all")
     assert len(every) == len(model.trainable_variables)
     names = {layer.name: layer for layer in leaf_layers(model)}
     for name, layer in names.items():
         for v in layer.trainable_weights:
             expected = name.startswith(("fpn_", "rpn_", "mrcnn_"))
             assert (id(v) in heads) == expected, name
-    four = {id(v) for v in stage_variables(model, STAGE_LAYERS["4+"])}
+    four = {id(v) for v in stage_variables(model, "4+")}
     assert all(id(v) in four for v in names["res4_block1_conv1"].trainable_weights)
     assert not any(id(v) in four for v in names["res3_block1_conv1"].trainable_weights)
 
 
 def test_config_errors():
-    from tfzoo.vision.maskrcnn.task import check_config
+    from tfzoo.vision.maskrcnn.task import MaskRCNN, check_config
 
     tiny = MaskRCNNConfig.tiny()
-    with pytest.raises(ConfigError, match="unknown backbone"):
-        check_config(replace(tiny, backbone="vgg"))
+    with pytest.raises(ConfigError, match="config key 'backbone': found 'vgg', expected one of resnet18"):
+        cfg.override(tiny, {"backbone": "vgg"})
     with pytest.raises(ConfigError, match="multiple of 64"):
         check_config(replace(tiny, image_size=100))
     with pytest.raises(ConfigError, match="unknown stage"):
         check_config(replace(tiny, stages=("heads", "everything")))
+    with pytest.raises(ConfigError, match="config key 'stages': found 'everything', expected one of heads, 3"):
+        cfg.override(tiny, {"stages": "heads,everything"})
     assert MaskRCNNConfig.book().stage_plan() == [("heads", 100, 1.0), ("all", 100, 0.1)]
+    # Each stage names its optimiser: the first is the model's own, the others run at their stage_lr.
+    stages = MaskRCNN().stages(MaskRCNNConfig.book())
+    assert [(s.name, s.steps, s.optimizer) for s in stages] == [("heads", 100, "model"), ("all", 100, "stage1")]
+    assert MaskRCNN().default_config(preset="book") == MaskRCNNConfig.book()
 
 
-# ----- the task, through the trainer and the CLI ---------------------------------------------------------
+# ----- the task, through the trainer and the CLI (the tiny run's checks are in test_conformance.py) ----------
 @pytest.fixture(scope="module")
 def detector():
     return pytest.importorskip("tfzoo.vision.detection.task", reason="DetectorTask not there yet")
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, detector):
-    from tfzoo.common.testing.smoke import run_cli
-
-    run_dir = tmp_path_factory.mktemp("maskrcnn") / "run"
-    code, out, err = run_cli("train", "vision.mask-rcnn", "--tiny", "--run-dir", str(run_dir))
-    assert code == 0, err
-    return run_dir
-
-
-def test_tiny_training_stages_and_finite_losses(tiny_run):
-    records = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
-    train = [r for r in records if r["split"] == "train"]
-    assert [r["stage"] for r in train] == ["heads", "all"]
-    for r in train:
-        assert all(math.isfinite(r[k]) for k in ("loss", *LOSS_NAMES)), r
-    val = [r for r in records if r["split"] == "val"][-1]
-    assert all(math.isfinite(val[k]) for k in ("loss", *LOSS_NAMES))
 
 
 def test_heads_stage_freezes_the_backbone(detector):
@@ -205,7 +228,7 @@ def test_heads_stage_freezes_the_backbone(detector):
     optimizers["model"].build(models["model"].trainable_variables)
     stages = task.stages(config)
     state = TrainState(models=models, optimizers=optimizers, step=tf.Variable(0, dtype=tf.int64), config=config,
-                       info={}, global_batch_size=2, extras={"stage": stages[0]})
+                       info={}, global_batch_size=2, stage=stages[0])
     batch = _batch(config)
     images = batch.pop("image")
     model = models["model"]
@@ -216,47 +239,11 @@ def test_heads_stage_freezes_the_backbone(detector):
     after = {n: [w.numpy() for w in names[n].trainable_weights] for n in before}
     assert all(np.array_equal(a, b) for a, b in zip(before["conv1"], after["conv1"]))
     assert not all(np.array_equal(a, b) for a, b in zip(before["fpn_p2"], after["fpn_p2"]))
-    state.extras["stage"] = stages[1]
+    state.stage = stages[1]
     task.train_step(state, (images, batch))
     assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before["conv1"], names["conv1"].trainable_weights))
     # `all` runs at lr/10 through its own optimiser.
     assert math.isclose(float(optimizers["stage1"].learning_rate), config.optim.lr / 10, rel_tol=1e-6)
-
-
-def test_detect_evaluate_predict_and_reload(tiny_run, tmp_path):
-    import keras
-    from PIL import Image
-
-    from tfzoo.common.cli import open_run
-    from tfzoo.common.export import export
-    from tfzoo.common.testing.smoke import run_cli
-
-    trainer = open_run(str(tiny_run))
-    config = trainer.config
-    images = tf.random.stateless_uniform([2, 64, 64, 3], seed=[0, 1])
-    det = trainer.task.detect(trainer.models, config, trainer.info, images)
-    t = config.max_detections
-    assert det["boxes"].shape == (2, t, 4) and det["scores"].shape == (2, t) and det["classes"].shape == (2, t)
-    assert det["masks"].shape == (2, t, 64, 64)
-    masks = det["masks"].numpy()
-    assert masks.min() >= 0.0 and masks.max() <= 1.0
-
-    code, out, err = run_cli("evaluate", str(tiny_run), "--split", "val")
-    assert code == 0, err
-    result = json.loads(out.strip().splitlines()[-1])
-    assert "map50" in result and "mask_map50" in result
-
-    picture = tmp_path / "shape.png"
-    Image.fromarray((np.asarray(images[0]) * 255).astype(np.uint8)).save(picture)
-    code, out, err = run_cli("predict", str(tiny_run), str(picture))
-    assert code == 0, err
-    assert (tiny_run / "predictions" / "shape.png").exists()
-
-    path = export(trainer, fmt="keras")
-    reloaded = keras.saving.load_model(path)
-    a, b = reloaded(images, training=False), trainer.models["model"](images, training=False)
-    np.testing.assert_allclose(a["detections"], b["detections"], atol=1e-5)
-    np.testing.assert_allclose(a["masks"], b["masks"], atol=1e-5)
 
 
 @pytest.mark.slow
@@ -269,8 +256,7 @@ def test_losses_fall_over_200_steps(tmp_path, detector):
     args = [a for s in sets for a in ("--set", s)]
     code, _, err = run_cli("train", "vision.mask-rcnn", "--tiny", "--run-dir", str(run_dir), *args)
     assert code == 0, err
-    train = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    train = [r for r in train if r["split"] == "train"]
+    train = read_metrics(run_dir / "metrics.jsonl", split="train")
     first, last = train[0], train[-1]
     assert last["loss"] < 0.7 * first["loss"], (first, last)
     for name in ("rpn_class", "mrcnn_class", "mrcnn_mask"):
@@ -302,8 +288,7 @@ def test_darknet_backbone_pyramid_strides():
 
 def test_darknet_stage_regexes_select_growing_sets():
     model = build_model(_darknet_tiny(), 3)
-    chosen = {stage: {id(v) for v in stage_variables(model, STAGE_LAYERS[stage])}
-              for stage in ("heads", "5+", "4+", "3+", "all")}
+    chosen = {stage: {id(v) for v in stage_variables(model, stage)} for stage in ("heads", "5+", "4+", "3+", "all")}
     assert chosen["all"] == {id(v) for v in model.trainable_variables}
     order = ["heads", "5+", "4+", "3+", "all"]
     for small, big in zip(order, order[1:]):
@@ -327,7 +312,7 @@ def test_darknet_train_step_and_detect(detector):
     optimizers = task.build_optimizers(config, models, total_steps=1)
     optimizers["model"].build(models["model"].trainable_variables)
     state = TrainState(models=models, optimizers=optimizers, step=tf.Variable(0, dtype=tf.int64), config=config,
-                       info={}, global_batch_size=2, extras={"stage": task.stages(config)[0]})
+                       info={}, global_batch_size=2, stage=task.stages(config)[0])
     batch = _batch(config)
     images = batch.pop("image")
     stem = {layer.name: layer for layer in leaf_layers(models["model"])}["conv1_stem_conv"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfzoo.common.config import validate
 from tfzoo.common.errors import ConfigError
 from tfzoo.vision.classify.config import MODELS, ClassifyConfig
 from tfzoo.vision.classify.model import build_model
@@ -113,12 +114,14 @@ def test_factorised_conv_kernels():
     assert layer.conv_nx1.kernel.shape == (5, 1, 3, 4) and layer.conv_1xn.kernel.shape == (1, 5, 4, 4)
 
 
-def test_unknown_model_and_cell():
-    with pytest.raises(ConfigError, match="cnn-bn") as info:
-        build_model(config("resnet"), input_shape=(28, 28, 1), num_classes=NUM_CLASSES)
+def test_unknown_model_stem_and_cell_are_config_errors():
+    with pytest.raises(ConfigError, match="config key 'model': found 'resnet'") as info:
+        validate(config("resnet"))
     assert all(name in str(info.value) for name in MODELS)
-    with pytest.raises(ConfigError, match="lstm"):
-        build_model(config("rnn", cell="tcn"), input_shape=(28, 28, 1), num_classes=NUM_CLASSES)
+    with pytest.raises(ConfigError, match="config key 'cell': found 'tcn', expected one of lstm, gru"):
+        validate(config("rnn", cell="tcn"))
+    with pytest.raises(ConfigError, match="config key 'stem': found 'prewitt', expected one of none, sobel"):
+        validate(config("cnn-gap", stem="prewitt"))
 
 
 def test_rnn_bidirectional_stack():

@@ -4,6 +4,7 @@ One tiny pretraining run (mobilenet_v2 alpha 0.35 at 32 px, 2 steps) is shared b
 """
 
 import json
+import typing
 from dataclasses import replace
 
 import numpy as np
@@ -12,10 +13,11 @@ from PIL import Image
 
 from tfzoo.common import config as cfg
 from tfzoo.common.cli import open_run
-from tfzoo.common.testing import run_cli, smoke_test_task
+from tfzoo.common.logging import read_metrics
+from tfzoo.common.testing import run_cli
 from tfzoo.common.train import Trainer
-from tfzoo.vision.transfer.config import TransferConfig
-from tfzoo.vision.transfer.model import blocks, inner_backbone, top_layers
+from tfzoo.vision.transfer.config import BackboneName, TransferConfig
+from tfzoo.vision.transfer.model import BACKBONES, blocks, inner_backbone, top_layers
 from tfzoo.vision.transfer.task import Transfer
 
 
@@ -36,47 +38,48 @@ def pretrained(tmp_path_factory):
     code, out, err = run_cli("train", "vision.transfer", "--tiny", "--run-dir", str(run),
                              "--set", "mode=pretrain", "--set", "train.steps=2")
     assert code == 0, err
-    trainer = open_run(str(run))
-    weights = [w.copy() for w in inner_backbone(trainer.models["model"]).get_weights()]
-    return {"run": run, "trainer": trainer, "weights": weights}
+    opened = open_run(str(run))
+    weights = [w.copy() for w in inner_backbone(opened.models["model"]).get_weights()]
+    return {"run": run, "opened": opened, "weights": weights}
 
 
 def test_pretrain_run_trains_everything(pretrained):
     info = json.loads((pretrained["run"] / "info.json").read_text())
     assert info["input_shape"] == [32, 32, 3] and info["class_names"] == [str(i) for i in range(10)]
-    config = pretrained["trainer"].config
+    config = pretrained["opened"].config
     assert config.mode == "pretrain" and config.data_spec == "mnist-8x8"
-    stages = {json.loads(line)["stage"] for line in (pretrained["run"] / "metrics.jsonl").read_text().splitlines()}
+    stages = {r["stage"] for r in read_metrics(pretrained["run"] / "metrics.jsonl")}
     assert stages == {"all"}
 
 
 def test_finetune_from_run_copies_backbone_and_head_stage_keeps_it(pretrained, tmp_path):
-    """CLI smoke (train, evaluate, predict, .keras round trip) of a head-only fine-tune from `run:`."""
+    """A head-only fine-tune from `run:` (the tiny run's train/evaluate/predict/export: test_conformance.py)."""
     grey = tmp_path / "digit.png"
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(grey)
-    result = smoke_test_task("vision.transfer", tmp_path / "fine", predict_inputs=[str(grey)],
-                             sets=[f"weights=run:{pretrained['run']}", "stages=head"])
-    trainer = result["trainer"]
-    assert trainer.config.data_spec == "digits-8x8"
+    code, _, err = run_cli("train", "vision.transfer", "--tiny", "--run-dir", str(tmp_path / "fine"),
+                           "--set", "train.steps=2", "--set", f"weights=run:{pretrained['run']}", "--set", "stages=head")
+    assert code == 0, err
+    run = open_run(str(tmp_path / "fine"))
+    assert run.config.data_spec == "digits-8x8" and run.step == 2
     assert json.loads((tmp_path / "fine/info.json").read_text())["weights"].startswith("run:")
-    backbone = inner_backbone(trainer.models["model"])
+    backbone = inner_backbone(run.models["model"])
     for got, want in zip(backbone.get_weights(), pretrained["weights"], strict=True):
         np.testing.assert_array_equal(got, want)  # copied, then untouched by the head stage (BN stats too)
     assert not any(layer.trainable for layer in backbone.layers)
-    top = result["predictions"][0]["top_k"]
-    assert len(top) == 3 and {p["label"] for p in top} <= {str(i) for i in range(10)}
+    (top,) = run.task.predict(run, [str(grey)])
+    assert len(top["top_k"]) == 3 and {p["label"] for p in top["top_k"]} <= {str(i) for i in range(10)}
 
 
 def test_unfreeze_changes_only_the_top_blocks_from_a_weights_file(pretrained, tmp_path):
     """Weights from a `file:` saved here; `folder:` data; head then unfreeze of the top 2 blocks."""
     path = tmp_path / "mobilenet_v2_035_notop.weights.h5"
-    inner_backbone(pretrained["trainer"].models["model"]).save_weights(str(path))
+    inner_backbone(pretrained["opened"].models["model"]).save_weights(str(path))
     folder = _image_folder(tmp_path / "pets")
     config = replace(TransferConfig.tiny(), data=f"folder:{folder}", weights=str(path), unfreeze_blocks=2,
                      train=replace(TransferConfig.tiny().train, steps=2, batch_size=8, eval_every=100, ckpt_every=100))
     trainer = Trainer(task=Transfer(), config=config, run_dir=tmp_path / "run", verbose=False)
     trainer.fit()
-    stages = [json.loads(line)["stage"] for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    stages = [r["stage"] for r in read_metrics(tmp_path / "run/metrics.jsonl")]
     assert stages[:2] == ["head", "unfreeze"]
     backbone = inner_backbone(trainer.models["model"])
     top = {id(layer) for layer in top_layers(backbone, "mobilenet_v2", 2)}
@@ -103,7 +106,7 @@ def test_legacy_h5_notop_file_loads_like_keras_imagenet_weights(pretrained, tmp_
 
     path = tmp_path / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_32_no_top.h5"
     with h5py.File(path, "w") as f:
-        save_weights_to_hdf5_group(f, inner_backbone(pretrained["trainer"].models["model"]))
+        save_weights_to_hdf5_group(f, inner_backbone(pretrained["opened"].models["model"]))
     config = replace(TransferConfig.tiny(), weights=f"file:{path}")
     model = build_model(config, input_size=48, num_classes=3)  # another input size: conv weights still fit
     note = load_initial_weights(model, config)
@@ -131,9 +134,10 @@ def test_tfrecord_data_is_rgb_at_the_backbone_minimum(tmp_path):
 @pytest.mark.parametrize("sets, needle", [
     (["weights=/no/such/weights.h5"], "weights=file:/no/such/weights.h5: no such file"),
     (["weights=run:/no/such/run"], "not a tfzoo run"),
-    (["backbone=alexnet"], "unknown backbone 'alexnet'"),
+    (["backbone=alexnet"], "config key 'backbone': found 'alexnet', expected one of mobilenet_v2"),
+    (["mode=distil"], "config key 'mode': found 'distil', expected one of pretrain, finetune"),
     (["image_size=16"], "below mobilenet_v2's minimum of 32"),
-    (["stages=head,thaw"], "stages=head,thaw"),
+    (["stages=head,thaw"], "config key 'stages': found 'thaw', expected one of head, unfreeze"),
 ])
 def test_bad_settings_are_one_line_errors(tmp_path, sets, needle):
     args = [a for s in sets for a in ("--set", s)]
@@ -152,8 +156,11 @@ def test_a_wrong_weights_file_is_one_line(tmp_path):
 def test_config_round_trips_and_tiny_is_small():
     config = cfg.override(TransferConfig.tiny(), {"stages": "head", "weights": "run:x", "unfreeze_blocks": "3"})
     assert config.stages == ("head",) and config.unfreeze_blocks == 3
-    assert Transfer().stages(TransferConfig.tiny())[0].name == "head"
-    assert [s.steps for s in Transfer().stages(TransferConfig.tiny())] == [2, 2]
+    stages = Transfer().stages(TransferConfig.tiny())
+    # The head trains with the model's optimiser; unfreeze adds the backbone's lower rate ("unfreeze" pairs them).
+    assert [(s.name, s.steps, s.optimizer) for s in stages] == [("head", 2, ""), ("unfreeze", 2, "unfreeze")]
+    assert [s.name for s in Transfer().stages(replace(TransferConfig.tiny(), mode="pretrain"))] == ["all"]
+    assert set(typing.get_args(BackboneName)) == set(BACKBONES)
 
 
 @pytest.mark.slow
@@ -241,16 +248,16 @@ def _png(path, size, seed=0):
 def test_include_top_run_restores_the_weights_file_and_predicts_named_top_k(top_run):
     from tfzoo.vision.classify import data as classify_data
 
-    trainer = open_run(str(top_run["run"]))
-    assert trainer.config.include_top and trainer.info["class_names"] == _names()
-    model = trainer.models["model"]
+    opened = open_run(str(top_run["run"]))
+    assert opened.config.include_top and opened.info["class_names"] == _names() and opened.step == 0
+    model = opened.models["model"]
     for got, want in zip(model.get_weights(), top_run["source"].get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
     image = _png(top_run["root"] / "laptop.png", (40, 30))
     code, out, err = run_cli("predict", str(top_run["run"]), image)
     assert code == 0, err
     top = json.loads(out)["top_k"]
-    x = classify_data.prepare(classify_data.read_image_file(image, channels=3)[None], trainer.info, standardize=False)
+    x = classify_data.prepare(classify_data.read_image_file(image, channels=3)[None], opened.info, standardize=False)
     logits = np.asarray(model(x, training=False))[0]
     probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     want = np.argsort(-probs)[:3]

@@ -1,21 +1,23 @@
 """Every knob of vision.classify, as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
+from typing import Literal, get_args
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 
-MODELS = (
+ModelName = Literal[
     "softmax", "mlp", "maxout", "lenet", "cnn-gap", "cnn-factorised",
     "cnn-multikernel", "cnn-bn", "rnn",
-)
+]
+MODELS = get_args(ModelName)
 
 
 @dataclass(frozen=True)
 class ClassifyConfig:
     """Image classification (实例21-66): the model, its sizes, data and augmentation."""
 
-    model: str = "cnn-bn"
+    model: ModelName = "cnn-bn"
     data: str = "mnist-5k"
     # mlp / softmax / maxout
     hidden: tuple[int, ...] = (256, 256)
@@ -25,9 +27,9 @@ class ClassifyConfig:
     filters: int = 64
     kernel_size: int = 5
     bn_momentum: float = 0.9
-    stem: str = "none"  # none | sobel
+    stem: Literal["none", "sobel"] = "none"
     # rnn over image rows
-    cell: str = "lstm"  # lstm | gru
+    cell: Literal["lstm", "gru"] = "lstm"
     rnn_units: tuple[int, ...] = (128,)
     bidirectional: bool = False
     dropout: float = 0.0

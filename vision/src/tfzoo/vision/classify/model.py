@@ -31,11 +31,8 @@ def build_model(config, *, input_shape: tuple[int, int, int], num_classes: int) 
         "cnn-bn": _cnn,
         "rnn": _rnn,
     }
+    # config.model, stem and cell are Literal choices, checked when the config is built.
     assert set(builders) == set(MODELS), "builders and config.MODELS disagree"
-    if config.model not in builders:
-        raise ConfigError(f"unknown model {config.model!r}; valid models: {', '.join(MODELS)}")
-    if config.stem not in ("none", "sobel"):
-        raise ConfigError(f"unknown stem {config.stem!r}; valid stems: none, sobel")
     inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="image")
     x = Sobel(name="sobel")(inputs) if config.stem == "sobel" else inputs
     logits = builders[config.model](x, config, num_classes)
@@ -112,8 +109,6 @@ def _cnn(x, config, num_classes):
 
 def _rnn(x, config, num_classes):
     cells = {"lstm": L.LSTM, "gru": L.GRU}
-    if config.cell not in cells:
-        raise ConfigError(f"unknown cell {config.cell!r}; valid cells: {', '.join(cells)}")
     if not config.rnn_units:
         raise ConfigError("rnn_units must name at least one layer size")
     height, width, channels = x.shape[1:]

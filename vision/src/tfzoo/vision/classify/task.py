@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.common.errors import ConfigError
+from tfzoo.common.run import Run
 from tfzoo.common.task import Task
 from tfzoo.vision.classify import data as pipeline
-from tfzoo.vision.classify.config import MODELS, ClassifyConfig
+from tfzoo.vision.classify.config import ClassifyConfig
 from tfzoo.vision.classify.model import build_model
 
 
@@ -24,8 +25,6 @@ class Classify(Task):
     monitor = "loss"
 
     def data(self, config: ClassifyConfig, split: str):
-        if config.model not in MODELS:
-            raise ConfigError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
         return pipeline.load_split(config, split)
 
     def data_info(self, config: ClassifyConfig, train) -> dict[str, Any]:
@@ -49,7 +48,20 @@ class Classify(Task):
         return {"model": model}
 
     # ----- command-line hooks -------------------------------------------------------
-    def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
+    def example_inputs(self, directory) -> list[str]:
+        """A 97x53 RGB PNG, a 28x28 grey one and a .npy array: predict takes any size and channel count."""
+        from PIL import Image
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(0)
+        paths = [directory / "rgb.png", directory / "grey.png", directory / "digit.npy"]
+        Image.fromarray(rng.integers(0, 256, (53, 97, 3), dtype=np.uint8)).save(paths[0])
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(paths[1])
+        np.save(paths[2], np.zeros((28, 28), np.uint8))
+        return [str(p) for p in paths]
+
+    def predict(self, run: Run, inputs: list[str]) -> list[dict[str, Any]]:
         config, info = run.config, run.info
         names = info["class_names"]
         k = max(1, min(config.top_k, len(names)))
@@ -66,14 +78,12 @@ class Classify(Task):
             })
         return results
 
-    def after_evaluate(self, run, split: str, results: dict[str, Any]) -> dict[str, Any]:
+    def after_evaluate(self, run: Run, split: str, results: dict[str, Any]) -> dict[str, Any]:
         """Confusion matrix, per-class recall and the misclassified images."""
         from tfzoo.common import plots
 
         labels, predictions, images = [], [], []
-        for x, y in run.task.data(run.config, split).dataset.map(
-            lambda *ex: self.eval_map(run.config, run.info, ex)
-        ).batch(run.config.train.batch_size):
+        for x, y in run.eval_batches(run.task.data(run.config, split)):
             logits = run.models["model"](x, training=False)
             labels.append(y.numpy())
             predictions.append(np.argmax(logits, -1))
@@ -82,20 +92,20 @@ class Classify(Task):
         names = run.info["class_names"]
         cm = np.zeros((len(names), len(names)), np.int64)
         np.add.at(cm, (labels, predictions), 1)
-        run.run.plots.mkdir(parents=True, exist_ok=True)
-        plots.confusion(cm, names, run.run.plots / "confusion.png")
+        run.plots.mkdir(parents=True, exist_ok=True)
+        plots.confusion(cm, names, run.plots / "confusion.png")
         wrong = np.flatnonzero(labels != predictions)[:36]
         if len(wrong):
             all_images = np.concatenate(images)
             shown = _displayable(all_images[wrong])
             titles = [f"{names[labels[i]]}->{names[predictions[i]]}" for i in wrong]
-            plots.image_grid(shown, run.run.plots / "errors.png", titles=titles)
+            plots.image_grid(shown, run.plots / "errors.png", titles=titles)
         recall = cm.diagonal() / np.maximum(cm.sum(1), 1)
         results["per_class_recall"] = {n: round(float(r), 4) for n, r in zip(names, recall)}
-        results["confusion_png"] = str(run.run.plots / "confusion.png")
+        results["confusion_png"] = str(run.plots / "confusion.png")
         return results
 
-    def visualise(self, run, config: ClassifyConfig) -> list[str]:
+    def visualise(self, run: Run, config: ClassifyConfig) -> list[str]:
         """DeconvNet projections of the first validation images (实例45-50)."""
         from tfzoo.vision.classify.deconv import deconv_figure
 
@@ -104,8 +114,8 @@ class Classify(Task):
         picks = [val.dataset.skip(i * val.size // 4).take(1) for i in range(4)]
         spread = picks[0].concatenate(picks[1]).concatenate(picks[2]).concatenate(picks[3])
         batch = next(iter(spread.map(lambda *ex: self.eval_map(config, run.info, ex)).batch(4)))
-        path = run.run.plots / "deconv.png"
-        run.run.plots.mkdir(parents=True, exist_ok=True)
+        path = run.plots / "deconv.png"
+        run.plots.mkdir(parents=True, exist_ok=True)
         deconv_figure(run.models["model"], batch[0].numpy(), path)
         return [str(path)]
 

@@ -89,14 +89,23 @@ def load_detection(spec: str, split: str, *, seed: int = 0, image_size: int = 12
     splits one JSON by a fixed rule (every 5th image by sorted id is val; val doubles as test);
     `coco:TRAIN.json,VAL.json` names both (test = val). `voc:DIR` reads ImageSets/Main/{split}.txt
     (test falls back to val). `count` keeps the first `count` examples. Real files keep their size.
+    The spec may end in common's `?on_error=skip`, which wins over `on_error`.
     """
+    # Imported here: tfzoo.common.data imports TensorFlow, which this module otherwise does not need.
+    from tfzoo.common.data import parse_spec
+
+    parsed = parse_spec(spec)
+    options = dict(parsed.options)
+    on_error = options.pop("on_error", on_error)
+    if options:
+        raise DataError(f"{spec}: unknown option {', '.join(sorted(options))}; detection specs take on_error")
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if on_error not in ("raise", "skip"):
         raise DataError(f"on_error={on_error!r}; expected raise or skip")
     if count is not None and count < 0:
         raise DataError(f"count={count}; expected a non-negative number of images")
-    scheme, _, arg = spec.strip().partition(":")
+    scheme, arg = parsed.scheme, parsed.arg
     if scheme == "shapes":
         if arg:
             raise DataError(f"shapes takes no argument, found {spec}; set image_size and counts in the config")
@@ -190,7 +199,8 @@ def to_tensors(example: Example, *, max_instances: int = 100) -> dict[str, np.nd
 def _common_reader(scheme: str, arg: str, split: str, *, seed: int = 0, channels: int | None = None,
                    on_error: str = "raise"):
     """The spec as a common `DataSplit` (for `tfzoo data check`, through the "tfzoo.data" entry points):
-    one dict per image, {"image": uint8 [H, W, 3], "boxes": [N, 4], "classes": [N]}, ignore instances kept."""
+    one dict per image, {"image": uint8 [H, W, 3], "boxes": [N, 4], "classes": [N]}, ignore instances kept;
+    meta: class_names, image_shape (None for mixed sizes) and has_masks."""
     import tensorflow as tf
 
     from tfzoo.common.data import DataSplit
@@ -207,8 +217,8 @@ def _common_reader(scheme: str, arg: str, split: str, *, seed: int = 0, channels
     signature = {"image": tf.TensorSpec([None, None, 3], tf.uint8), "boxes": tf.TensorSpec([None, 4], tf.float32),
                  "classes": tf.TensorSpec([None], tf.int32)}
     shapes = {e.image.shape for e in examples}
-    return DataSplit(dataset=tf.data.Dataset.from_generator(generate, output_signature=signature),
-                     size=len(examples), class_names=data.class_names,
+    return DataSplit(tf.data.Dataset.from_generator(generate, output_signature=signature), len(examples),
+                     {"has_masks": data.has_masks}, class_names=data.class_names,
                      image_shape=next(iter(shapes)) if len(shapes) == 1 else None)
 
 

@@ -3,7 +3,9 @@
 A subclass sets `name` and `config_class`, builds its models and steps as any common Task does, and
 implements `detect(models, config, info, images)` on float32 images [B, S, S, 3] in [0, 1], returning
 boxes [B, T, 4] (normalised yxyx), scores [B, T], classes [B, T] (int32 1..K), num [B] (int32) and,
-for instance segmentation, masks [B, T, S, S] (floats in [0, 1] at the model's input size).
+for instance segmentation, masks [B, T, S, S] (floats in [0, 1] at the model's input size). A one-network
+detector implements `train_losses` (the default `compute_loss` calls it); an `eval_step` that returns
+`eval_outputs(detections, targets)` has every periodic validation log box mAP@0.5 (`aggregate`).
 
 Config fields read here: `data` (spec), `image_size` (S), `train` (common's TrainConfig) and, when
 present, `max_instances` (M, default 100), `flip` (default True), `data_seed` (default 0: every run
@@ -19,6 +21,7 @@ VOC difficult) are dropped there; evaluation keeps them as ignore regions.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,8 @@ import tensorflow as tf
 
 from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError, DataError, DataNotFound
-from tfzoo.common.optim import clip_gradients
-from tfzoo.common.task import Task
+from tfzoo.common.run import Run
+from tfzoo.common.task import Task, TrainState
 from tfzoo.vision.detection.dataset import DetectionData, load_detection
 
 # How many validation images plots/<split>_examples.png shows (ground truth left, prediction right).
@@ -128,8 +131,7 @@ class DetectorTask(Task):
         dataset = tf.data.Dataset.from_generator(generate, output_signature=signature).map(
             functools.partial(fit_example, size=size, max_instances=max_instances),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return DataSplit(dataset=dataset, size=len(examples), class_names=det.class_names,
-                         image_shape=(size, size, 3))
+        return DataSplit(dataset, len(examples), class_names=det.class_names, image_shape=(size, size, 3))
 
     def data_info(self, config: Any, train: Any) -> dict[str, Any]:
         """class_names, num_classes, image_size and has_masks, plus `extra_info` (e.g. YOLO's anchors)."""
@@ -155,25 +157,42 @@ class DetectorTask(Task):
         return self.eval_map(config, info, example)
 
     # ----- training (one-model detectors) ---------------------------------------------------------------
-    def train_losses(self, state: Any, raw: Any, targets: Any) -> dict[str, tf.Tensor]:
+    def train_losses(self, state: TrainState, raw: Any, targets: Any) -> dict[str, tf.Tensor]:
         """This replica's scalar loss terms for the network output `raw`, scaled so that the sum over
-        replicas is the global mean; "loss" is the one minimised. Needed by the default `train_step`."""
-        raise NotImplementedError(f"{self.name} implements neither train_losses nor train_step")
+        replicas is the global mean; "loss" is the one minimised. Needed by the default `compute_loss`."""
+        raise NotImplementedError(f"{self.name} implements neither train_losses nor compute_loss")
 
-    def train_step(self, state: Any, batch: Any) -> dict[str, tf.Tensor]:
-        """One step of a single-network detector: `train_losses` (+ the model's regularisation losses),
-        gradients clipped at `optim.clip_norm`, one optimiser."""
+    def compute_loss(self, state: TrainState, batch: Any) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """A single-network detector's loss: `train_losses` of the model's training output; the other
+        terms are logged. `state.minimize` adds regularisation, clips and applies."""
         images, targets = batch
-        model, optimizer = state.models["model"], state.optimizers["model"]
-        with tf.GradientTape() as tape:
-            terms = self.train_losses(state, model(images, training=True), targets)
-            loss = terms["loss"]
-            if model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
-        variables = model.trainable_variables
-        grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
-        optimizer.apply_gradients(zip(grads, variables))
-        return terms
+        terms = self.train_losses(state, state.models["model"](images, training=True), targets)
+        return terms["loss"], {k: v for k, v in terms.items() if k != "loss"}
+
+    # ----- evaluation --------------------------------------------------------------------------------
+    def eval_outputs(self, detections: dict[str, tf.Tensor], targets: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """What a detector's `eval_step` returns for `aggregate`: one batch's detections (boxes, scores, classes,
+        num) and its padded ground truth (targets' boxes and classes, 0 = padding)."""
+        out = {k: detections[k] for k in ("boxes", "scores", "classes", "num")}
+        return {**out, "gt_boxes": targets["boxes"], "gt_classes": targets["classes"]}
+
+    def aggregate(self, config: Any, info: dict[str, Any], outputs: list[dict[str, Any]]) -> dict[str, float]:
+        """Box mAP@0.5 (VOC all-point) over the evaluated images, from what `eval_step` returned
+        (`eval_outputs`), so every periodic validation logs `map50`. `tfzoo evaluate` then replaces it by
+        `after_evaluate`'s over every image at its own size, with ignore regions (COCO crowd, VOC difficult),
+        which the evaluation batches leave out."""
+        if not outputs:
+            return {}
+        from tfzoo.vision.detection.evaluation import mean_average_precision
+
+        detections, truths = [], []
+        for out in outputs:
+            for i in range(len(out["num"])):
+                detections.append({k: out[k][i] for k in ("boxes", "scores", "classes", "num")})
+                keep = out["gt_classes"][i] > 0
+                truths.append(_Truth(boxes=out["gt_boxes"][i][keep], classes=out["gt_classes"][i][keep],
+                                     ignore=np.zeros(int(keep.sum()), bool)))
+        return {"map50": mean_average_precision(detections, truths, num_classes=int(info["num_classes"]))["map"]}
 
     # ----- detection ---------------------------------------------------------------------------------
     def detect(self, models: dict, config: Any, info: dict[str, Any], images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -212,7 +231,7 @@ class DetectorTask(Task):
         return results
 
     # ----- command-line hooks ------------------------------------------------------------------------
-    def after_evaluate(self, run: Any, split: str, results: dict[str, Any]) -> dict[str, Any]:
+    def after_evaluate(self, run: Run, split: str, results: dict[str, Any]) -> dict[str, Any]:
         """Detection over the whole split: box mAP@0.5 and COCO AP (and mask metrics when the data has
         masks), plots/pr.png and plots/<split>_examples.png (ground truth left, prediction right)."""
         from tfzoo.vision.detection import evaluation
@@ -226,7 +245,7 @@ class DetectorTask(Task):
         detections = self.detect_images(run.models, config, info, [e.image for e in det.examples],
                                         batch_size=config.train.batch_size)
         masks = det.has_masks and bool(detections) and all("masks" in d for d in detections)
-        plots = Path(run.run.plots)
+        plots = run.plots
         plots.mkdir(parents=True, exist_ok=True)
         results.update(evaluation.detection_report(detections, det.examples, names, masks=masks, plots_dir=plots))
         figure = self._examples_figure(det, detections, names, plots / f"{split}_examples.png")
@@ -256,7 +275,20 @@ class DetectorTask(Task):
         draw.save_png(path, np.concatenate(rows, axis=0))
         return path
 
-    def predict(self, run: Any, inputs: list[str]) -> list[dict[str, Any]]:
+    def example_inputs(self, directory) -> list[str]:
+        """Two generated shapes images, 64 and 80 px: predict takes any size."""
+        from PIL import Image
+
+        from tfzoo.vision.detection.shapes import generate
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = [directory / f"shapes_{size}.png" for size in (64, 80)]
+        for path, size in zip(paths, (64, 80)):
+            Image.fromarray(generate(1, size=size, seed=size)[0].image).save(path)
+        return [str(p) for p in paths]
+
+    def predict(self, run: Run, inputs: list[str]) -> list[dict[str, Any]]:
         """Image files -> <run>/predictions/<stem>.png overlays; one dict per image with the detections
         in pixels (see draw.predictions_to_json)."""
         from tfzoo.vision.detection import draw
@@ -275,7 +307,7 @@ class DetectorTask(Task):
                 raise DataError(f"{path}: not a readable image ({str(err).splitlines()[0]})") from None
         detections = self.detect_images(run.models, run.config, run.info, images,
                                         batch_size=run.config.train.batch_size)
-        out_dir = Path(run.run.path) / "predictions"
+        out_dir = run.path / "predictions"
         out_dir.mkdir(parents=True, exist_ok=True)
         results = []
         for path, image, det in zip(inputs, images, detections):
@@ -307,6 +339,15 @@ class DetectorTask(Task):
             return result
 
         return serve
+
+
+@dataclass(frozen=True)
+class _Truth:
+    """The ground truth of one evaluated image, as `mean_average_precision` reads an Example's boxes."""
+
+    boxes: np.ndarray
+    classes: np.ndarray
+    ignore: np.ndarray
 
 
 def _enlarge(array: np.ndarray, k: int, *, image: bool = False) -> np.ndarray:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 
-# Which layers learn in each stage, as regexes over layer names (matterport's layer_regex).
+StageName = Literal["heads", "3+", "4+", "5+", "all"]
+
+# Which layers learn in each stage (matterport's layer_regex): `Stage.trainable` regexes searched in
+# "<model name>/<variable path>", whose segments are layer names, so "/fpn_" picks every variable of
+# a layer whose name starts with "fpn_". "" trains every variable.
 STAGE_LAYERS = {
-    "heads": r"^(mrcnn_|rpn_|fpn_)",
-    "3+": r"^((res|conv)[3-5]_|mrcnn_|rpn_|fpn_)",
-    "4+": r"^((res|conv)[4-5]_|mrcnn_|rpn_|fpn_)",
-    "5+": r"^((res|conv)5_|mrcnn_|rpn_|fpn_)",
-    "all": r".*",
+    "heads": r"/(mrcnn|rpn|fpn)_",
+    "3+": r"/((res|conv)[3-5]|mrcnn|rpn|fpn)_",
+    "4+": r"/((res|conv)[4-5]|mrcnn|rpn|fpn)_",
+    "5+": r"/((res|conv)5|mrcnn|rpn|fpn)_",
+    "all": "",
 }
 
 
@@ -37,8 +42,8 @@ class MaskRCNNConfig:
     image_size: int = 128
     flip: bool = True  # random horizontal flips of image, boxes and masks
     max_instances: int = 100  # GT per image, padded (matterport MAX_GT_INSTANCES)
-    # backbone
-    backbone: str = "resnet18"  # resnet18 | resnet50 | resnet101 | darknet53 (depth 0.34, YOLO's CPU size)
+    # backbone (darknet53 at depth 0.34 is YOLO's CPU size)
+    backbone: Literal["resnet18", "resnet50", "resnet101", "darknet53"] = "resnet18"
     width: float = 0.5  # resnet18 / darknet53 channel multiplier
     depth: float = 0.34  # darknet53 residual-block multiplier ([1, 1, 3, 3, 2] blocks); 1 = the published 53 layers
     fpn_channels: int = 128  # 256 in the book
@@ -72,7 +77,7 @@ class MaskRCNNConfig:
     max_detections: int = 100
     # training
     weight_decay: float = 1e-4
-    stages: tuple[str, ...] = ("all",)  # heads | 3+ | 4+ | 5+ | all, in order
+    stages: tuple[StageName, ...] = ("all",)  # in order
     stage_steps: tuple[int, ...] = ()  # () splits train.steps evenly over the stages
     stage_lr: tuple[float, ...] = ()  # lr multipliers per stage; () = 1 for the first, 0.1 after
     train: TrainConfig = field(

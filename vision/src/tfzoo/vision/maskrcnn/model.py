@@ -3,12 +3,10 @@
 `build_model` returns one functional model, image -> detections and masks, whose nested models
 (`backbone`, `rpn`, `mrcnn_classifier`, `mrcnn_mask_head`) the training step calls directly, so
 training and inference share every weight. Layer names keep the book's prefixes (`fpn_`, `rpn_`,
-`mrcnn_`) because the training stages select layers by them.
+`mrcnn_`) because the training stages select variables by them (config.STAGE_LAYERS).
 """
 
 from __future__ import annotations
-
-import re
 
 import keras
 from keras import layers
@@ -114,13 +112,3 @@ def leaf_layers(model: keras.Model):
             yield from leaf_layers(layer)
         else:
             yield layer
-
-
-def stage_variables(model: keras.Model, pattern: str) -> list:
-    """Trainable variables of the layers whose names match `pattern` (matterport's layer_regex)."""
-    regex = re.compile(pattern)
-    out = []
-    for layer in leaf_layers(model):
-        if regex.match(layer.name):
-            out.extend(layer.trainable_weights)
-    return out

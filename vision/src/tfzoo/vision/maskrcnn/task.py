@@ -2,8 +2,9 @@
 
 The book's Keras 2 project (S4 L235-L711) trains through `fit_generator` with losses as Lambda layers;
 here the targets are TF ops in tf.data (RPN) and in the step (detection targets), and the five losses
-are computed in `train_step`. Stages (`heads`, `3+`, `4+`, `5+`, `all`) select layers by name, each
-with its own SGD optimiser so `all` can run at lr/10 after `heads`.
+are computed in `compute_loss`. Stages (`heads`, `3+`, `4+`, `5+`, `all`) select layers by name
+(`Stage.trainable`), each with its own SGD optimiser (`Stage.optimizer`) so `all` can run at lr/10
+after `heads`.
 """
 
 from __future__ import annotations
@@ -16,23 +17,22 @@ import keras
 import tensorflow as tf
 
 from tfzoo.common.errors import ConfigError
-from tfzoo.common.optim import build_optimizer, clip_gradients
+from tfzoo.common.optim import build_optimizer
 from tfzoo.common.task import Stage, TrainState
-from tfzoo.vision.backbones_resnet import BACKBONES, LARGEST_STRIDE
+from tfzoo.vision.backbones_resnet import LARGEST_STRIDE
 from tfzoo.vision.detection.augment import random_flip
 from tfzoo.vision.detection.task import DetectorTask
 from tfzoo.vision.maskrcnn.anchors import pyramid_anchors
 from tfzoo.vision.maskrcnn.config import STAGE_LAYERS, MaskRCNNConfig
 from tfzoo.vision.maskrcnn.layers import paste_masks
 from tfzoo.vision.maskrcnn.losses import LOSS_NAMES, compute_losses, weight_decay
-from tfzoo.vision.maskrcnn.model import build_model, stage_variables
+from tfzoo.vision.maskrcnn.model import build_model
 from tfzoo.vision.maskrcnn.targets import mini_masks, rpn_targets
 
 
 def check_config(config: MaskRCNNConfig) -> None:
-    """One-line ConfigErrors for settings the model cannot be built with."""
-    if config.backbone not in BACKBONES:
-        raise ConfigError(f"unknown backbone {config.backbone!r}; choose one of {', '.join(BACKBONES)}")
+    """One-line ConfigErrors for settings the model cannot be built with (the backbone is a Literal
+    choice, checked when the config is built)."""
     if config.backbone in ("resnet18", "darknet53") and config.width <= 0:
         raise ConfigError(f"width {config.width} must be > 0 (the {config.backbone} channel multiplier)")
     if config.backbone_weights and not os.path.isfile(config.backbone_weights):
@@ -42,7 +42,7 @@ def check_config(config: MaskRCNNConfig) -> None:
                           "(the stride of P6)")
     if len(config.anchor_scales) != 5:
         raise ConfigError(f"anchor_scales needs 5 values (P2..P6), got {list(config.anchor_scales)}")
-    for stage in config.stages:
+    for stage in config.stages:  # names are Literal choices too; this also covers configs made with replace()
         if stage not in STAGE_LAYERS:
             raise ConfigError(f"unknown stage {stage!r}; choose from {', '.join(STAGE_LAYERS)}")
     if not config.stages:
@@ -110,37 +110,36 @@ class MaskRCNN(DetectorTask):
 
     def stages(self, config: MaskRCNNConfig) -> list[Stage]:
         check_config(config)
-        return [Stage(name=name, steps=int(steps), trainable=STAGE_LAYERS[name])
-                for name, steps, _ in config.stage_plan()]
-
-    def _stage_index(self, config: MaskRCNNConfig, stage: Stage) -> int:
-        return self.stages(config).index(stage)
+        return [Stage(name=name, steps=int(steps), trainable=STAGE_LAYERS[name], optimizer=_optimizer_key(i))
+                for i, (name, steps, _) in enumerate(config.stage_plan())]
 
     # ----- steps -----------------------------------------------------------------------------------
-    def train_step(self, state: TrainState, batch) -> dict[str, tf.Tensor]:
+    def compute_loss(self, state: TrainState, batch) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """This replica's share of the five losses plus weight decay on the kernels the stage trains.
+
+        The logs report `loss` without the decay, and the decay as `weight_decay`.
+        """
         images, targets = batch
-        config, model = state.config, state.models["model"]
-        stage = state.extras.get("stage") or self.stages(config)[0]  # a Python value: one trace per stage
-        optimizer = state.optimizers[_optimizer_key(self._stage_index(config, stage))]
-        variables = stage_variables(model, stage.trainable)
+        config = state.config
         seed = tf.stack([tf.constant(config.train.seed, tf.int64), tf.cast(state.step, tf.int64)])
         # Each replica's mean losses, weighted so the trainer's sum over replicas is the global mean.
         share = tf.cast(tf.shape(images)[0], tf.float32) / tf.cast(state.global_batch_size, tf.float32)
-        with tf.GradientTape() as tape:
-            terms = compute_losses(model, config, {"image": images, **targets}, seed, training=True)
-            loss = tf.add_n(list(terms.values()))
-            decay = weight_decay(variables, config.weight_decay)
-            total = (loss + decay) * share
-        grads = clip_gradients(tape.gradient(total, variables), config.optim.clip_norm)
-        optimizer.apply_gradients(zip(grads, variables))
-        out = {"loss": loss * share, **{k: v * share for k, v in terms.items()}}
-        out["weight_decay"] = decay * share
-        return out
+        terms = compute_losses(state.models["model"], config, {"image": images, **targets}, seed, training=True)
+        loss = tf.add_n(list(terms.values()))
+        decay = weight_decay(state.trainable(), config.weight_decay)
+        logs = {"loss": loss * share, **{k: v * share for k, v in terms.items()}, "weight_decay": decay * share}
+        return (loss + decay) * share, logs
+
+    def train_step(self, state: TrainState, batch) -> dict[str, tf.Tensor]:
+        # One update, on compute_loss; it returns the logs, whose `loss` leaves out the weight decay that
+        # the minimised total includes.
+        _, logs = state.minimize(lambda: self.compute_loss(state, batch))
+        return logs
 
     def metrics(self, config: MaskRCNNConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {name: keras.metrics.Mean(name=name) for name in ("loss", *LOSS_NAMES)}
 
-    def eval_step(self, state: TrainState, batch, metrics) -> None:
+    def eval_step(self, state: TrainState, batch, metrics) -> dict[str, tf.Tensor]:
         images, targets = batch
         seed = tf.constant([0, 0], tf.int64)
         terms = compute_losses(state.models["model"], state.config, {"image": images, **targets}, seed,
@@ -148,17 +147,20 @@ class MaskRCNN(DetectorTask):
         metrics["loss"].update_state(tf.add_n(list(terms.values())))
         for name, value in terms.items():
             metrics[name].update_state(value)
+        # The inference graph (proposals, classifier, NMS) for the box mAP; masks are not pasted for it.
+        return self.eval_outputs(_unpack(state.models["model"](images, training=False)), targets)
 
     # ----- detection -------------------------------------------------------------------------------
     def detect(self, models, config: MaskRCNNConfig, info: dict[str, Any], images: tf.Tensor) -> dict[str, tf.Tensor]:
         """Proposals -> classifier -> per-class NMS (min confidence, IoU 0.3) -> masks pasted at input size."""
         out = models["model"](images, training=False)
-        packed = out["detections"]
-        boxes = packed[..., :4]
-        return {
-            "boxes": boxes,
-            "scores": packed[..., 5],
-            "classes": tf.cast(packed[..., 4], tf.int32),
-            "num": tf.cast(out["num"], tf.int32),
-            "masks": paste_masks(out["masks"], boxes, int(images.shape[1] or config.image_size)),
-        }
+        found = _unpack(out)
+        found["masks"] = paste_masks(out["masks"], found["boxes"], int(images.shape[1] or config.image_size))
+        return found
+
+
+def _unpack(out: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Boxes, scores, classes and num of the inference model's packed detections."""
+    packed = out["detections"]
+    return {"boxes": packed[..., :4], "scores": packed[..., 5], "classes": tf.cast(packed[..., 4], tf.int32),
+            "num": tf.cast(out["num"], tf.int32)}

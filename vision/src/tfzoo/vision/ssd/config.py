@@ -1,6 +1,7 @@
 """Every knob of vision.ssd, as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
@@ -16,9 +17,9 @@ class SSDConfig:
     train_count: int | None = None  # None: the loader's default (500 / 200 / 200 for shapes)
     val_count: int | None = None
     test_count: int | None = None
-    on_error: str = "raise"  # raise | skip (bad annotations)
+    on_error: Literal["raise", "skip"] = "raise"  # skip: drop bad annotations with a warning
     # backbone
-    backbone: str = "mobilenet"  # mobilenet | mobilenetv2 (keras.applications, weights=None)
+    backbone: Literal["mobilenet", "mobilenetv2"] = "mobilenet"  # mobilenetv2: keras.applications, weights=None
     # The defaults are the CPU recipe measured in vision/benchmarks/ssd.py (mAP@0.5 0.967 on 200 val shapes);
     # real data wants more width (alpha=1.0, depth=5 as published) and steps.
     alpha: float = 0.25  # width multiplier

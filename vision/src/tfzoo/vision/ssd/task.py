@@ -80,17 +80,20 @@ class SSD(DetectorTask):
     def metrics(self, config: SSDConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {name: keras.metrics.Mean(name=name) for name in _TERMS}
 
-    def eval_step(self, state, batch, metrics) -> None:
+    def eval_step(self, state, batch, metrics) -> dict[str, tf.Tensor]:
         images, targets = batch
         raw = state.models["model"](images, training=False)
         # global_batch_size = this batch: the terms come out per batch, as the Mean metrics want.
         for name, value in self.losses(state.config, raw, targets, tf.shape(raw)[0]).items():
             metrics[name].update_state(value)
+        return self.eval_outputs(self.decode_output(state.config, raw), targets)
 
     # ----- detection -----------------------------------------------------------------
     def detect(self, models, config: SSDConfig, info: dict[str, Any], images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self.decode_output(config, models["model"](images, training=False))
+
+    def decode_output(self, config: SSDConfig, raw: tf.Tensor) -> dict[str, tf.Tensor]:
         """Softmax scores (background dropped), offsets decoded on the default boxes, then per-class NMS."""
-        raw = models["model"](images, training=False)
         anchors = tf.constant(self.anchors(config))
         boxes = box_ops.decode(raw[..., :4], tf.broadcast_to(anchors[None], tf.shape(raw[..., :4])),
                                config.variances)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 
-MODES = ("pretrain", "finetune")
-STAGES = ("head", "unfreeze")
+# The keras.applications backbones of model.BACKBONES (a test keeps the two lists equal).
+BackboneName = Literal["mobilenet_v2", "resnet50", "vgg16", "vgg19", "efficientnet_b0", "inception_v3",
+                       "inception_resnet_v2", "nasnet_mobile"]
+StageName = Literal["head", "unfreeze"]
+
 # The offline default of spec §3.2: pretrain on one embedded dataset, transfer to another. The source is
 # mnist-5k redrawn by UCI's 8x8 recipe (common's `mnist-8x8`): pretrained on the 28-px originals, the
 # backbone's features did not carry over to the upsampled 8x8 digits (fine-tuned below scratch at every
@@ -27,9 +31,9 @@ class TransferConfig:
     finetune mode the backbone always runs in inference mode, so its BN statistics never move.
     """
 
-    mode: str = "finetune"
+    mode: Literal["pretrain", "finetune"] = "finetune"
     data: str = ""  # "" = mnist-8x8 for pretrain, digits-8x8 for finetune
-    backbone: str = "mobilenet_v2"
+    backbone: BackboneName = "mobilenet_v2"
     alpha: float = 0.35  # width multiplier of mobilenet_v2 (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
     # none | file:PATH (Keras notop .h5 / .weights.h5) | run:RUN_DIR (a tfzoo pretrain run) | a bare PATH
     weights: str = "none"
@@ -40,7 +44,7 @@ class TransferConfig:
     # inference-mode features saturate to the same vector for every image (chance accuracy, measured
     # on digits-8x8 at 0.99 too). 0.9, as vision.classify's cnn-bn, tracks them. 0 keeps each backbone's own.
     bn_momentum: float = 0.9
-    stages: tuple[str, ...] = ("head", "unfreeze")
+    stages: tuple[StageName, ...] = ("head", "unfreeze")
     head_fraction: float = 0.5  # share of train.steps spent in `head` when `unfreeze` follows
     unfreeze_blocks: int = 2
     unfreeze_lr_factor: float = 0.01

@@ -6,7 +6,6 @@ input size, grey repeated to RGB) in training, evaluation, predict and the expor
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from tfzoo.common.data import DataSplit, resolve
@@ -35,7 +34,7 @@ def load_split(config: Any, split: str) -> DataSplit:
         raise ConfigError(f"train_fraction={config.train_fraction}; expected 0 < train_fraction <= 1")
     count = max(1, round(data.size * config.train_fraction))
     subset = data.dataset.shuffle(data.size, seed=SUBSET_SEED, reshuffle_each_iteration=False).take(count).cache()
-    return replace(data, dataset=subset, size=count)
+    return data.replace(dataset=subset, size=count)
 
 
 def input_size(config: Any, data: DataSplit) -> int:

@@ -108,9 +108,8 @@ def make_top_run(config: Any, run_dir: str | Path) -> Path:
 
     `weights` must be `file:PATH` (full ImageNet weights, with the top) or `none` (random, for tests).
     """
-    from tfzoo.common import config as cfg
     from tfzoo.common.checkpoint import Checkpoints
-    from tfzoo.common.train import RunDir
+    from tfzoo.common.run import Run, model_key
 
     from .model import build_model, load_initial_weights
     from .task import Transfer
@@ -120,19 +119,17 @@ def make_top_run(config: Any, run_dir: str | Path) -> Path:
     if kind == "run":
         raise ConfigError(f"weights={config.weights}: include_top=true needs full ImageNet weights (file:PATH) "
                           f"or none; a tfzoo run holds no ImageNet classifier")
-    run = RunDir(run_dir)
-    if run.config.exists():
+    run = Run(run_dir)
+    if run.config_file.exists():
         raise ConfigError(f"{run.path} already holds a run; choose another run directory")
     info = top_info(config)
     model = build_model(config, input_size=info["input_shape"][0], num_classes=IMAGENET_CLASSES)
     load_initial_weights(model, config)  # before anything is written, so a bad file leaves no run behind
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.task.write_text(Transfer.name + "\n")
-    cfg.save_json(config, run.config)
-    run.info.write_text(json.dumps(info, indent=2) + "\n")
-    # The trainer's checkpoint key for models["model"], so Trainer.restore (expect_partial) finds it.
+    run.write_record(task_name=Transfer.name, config=config, info=info)
+    # The trainer cannot write this checkpoint (even with train.steps=0): there is no training data to
+    # start it on. So it is written here, under the trainer's key for models["model"], for `Run.open`.
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    Checkpoints(run.checkpoints, keep=1, trackables={"model_model": model, "step": step}).save(0)
+    Checkpoints(run.checkpoints, keep=1, trackables={model_key("model"): model, "step": step}).save(0)
     return run.path
 
 
@@ -212,7 +209,7 @@ def predict_dense(run: Any, inputs: list[str]) -> list[dict[str, Any]]:
         counts = np.bincount(argmax.ravel(), minlength=len(names))
         order = [int(c) for c in np.argsort(-counts, kind="stable") if counts[c]]
         share = {names[c]: round(float(counts[c] / argmax.size), 6) for c in order}
-        out = run.run.path / "predictions" / f"{Path(path).stem}_class_map.png"
+        out = run.path / "predictions" / f"{Path(path).stem}_class_map.png"
         class_map(image, argmax, names, out)
         results.append({"input": path, "dense": True, "map_shape": list(probs.shape),
                         "pixel_share": share, "class_map_png": str(out)})

@@ -8,7 +8,6 @@ else. Layer names are API: `backbone` (the application model, wrapped), `pool`, 
 from __future__ import annotations
 
 import importlib
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfzoo.common.errors import ConfigError
 
@@ -212,6 +212,36 @@ def split_variables(model: keras.Model) -> tuple[list, list]:
     return head, body
 
 
+class GroupedOptimizer(tf.Module):
+    """Stage unfreeze's optimiser: one update's gradients applied to the head with the model's optimiser
+    and to the unfrozen backbone blocks with `backbone` (the lower rate), as slim's per-scope rates.
+
+    `TrainState.minimize` applies one optimiser per update; this pair lets one forward pass and one
+    global-norm clip serve both groups. It holds no state of its own: the two optimisers are
+    checkpointed under their own names too. `backbone=None` (nothing unfrozen) sends everything to `head`.
+    """
+
+    def __init__(self, *, head: keras.optimizers.Optimizer, backbone: keras.optimizers.Optimizer | None,
+                 backbone_variables: list) -> None:
+        super().__init__(name="unfreeze_optimizer")
+        self.head = head
+        self.backbone = backbone
+        self._backbone_ids = frozenset(id(v) for v in backbone_variables)
+
+    @property
+    def learning_rate(self):
+        """The head's rate (the one the trainer reports)."""
+        return self.head.learning_rate
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Apply each (gradient, variable) pair with its group's optimiser, the head's first."""
+        pairs = list(grads_and_vars)
+        body = [(g, v) for g, v in pairs if id(v) in self._backbone_ids]
+        self.head.apply_gradients([(g, v) for g, v in pairs if id(v) not in self._backbone_ids])
+        if body:
+            self.backbone.apply_gradients(body)
+
+
 # ----- initial weights ---------------------------------------------------------------------------------
 def parse_weights(text: str) -> tuple[str, str]:
     """`none`, `file:PATH`, `run:RUN_DIR`, or a bare path (taken as file:)."""
@@ -274,39 +304,33 @@ def load_weights_file(backbone: keras.Model, path: str, name: str, *, top: bool 
 
 def load_weights_run(backbone: keras.Model, path: str, config: Any) -> dict[str, Any]:
     """Copy the backbone of a vision.transfer run's newest checkpoint."""
-    import tensorflow as tf
-
-    from tfzoo.common import config as cfg
-    from tfzoo.common.checkpoint import latest
-    from tfzoo.common.train import RunDir
+    from tfzoo.common.run import Run, load_models
 
     from .config import TransferConfig
 
-    run = RunDir(Path(path).expanduser())
+    run = Run(Path(path).expanduser())
     where = f"weights=run:{path}"
-    if not run.config.is_file() or not run.info.is_file():
+    if not run.config_file.is_file() or not run.info_file.is_file():
         raise ConfigError(f"{where}: not a tfzoo run (expected config.json and info.json); train one with "
                           f"`tfzoo train vision.transfer --set mode=pretrain`")
-    task = run.task.read_text().strip() if run.task.is_file() else "?"
+    task = run.task_name() or "?"
     if task != "vision.transfer":
         raise ConfigError(f"{where}: a {task} run; expected a vision.transfer run")
-    source = cfg.load_json(TransferConfig, run.config)
+    source = run.read_config(TransferConfig)
     if (source.backbone, source.alpha if BACKBONES[source.backbone].alpha else 0) != (
             config.backbone, config.alpha if backbone_spec(config.backbone).alpha else 0):
         raise ConfigError(f"{where}: that run's backbone is {source.backbone} (alpha {source.alpha}); "
                           f"this one is {config.backbone} (alpha {config.alpha})")
-    checkpoint = latest(run.checkpoints)
-    if checkpoint is None:
-        raise ConfigError(f"{where}: no checkpoint in {run.checkpoints}")
-    info = json.loads(run.info.read_text())
+    info = run.read_info()
     model = build_model(replace(source, weights="none"), input_size=info["input_shape"][0],
                         num_classes=len(info["class_names"]))
-    status = tf.train.Checkpoint(model_model=model).restore(checkpoint).expect_partial()
     try:
-        status.assert_existing_objects_matched()
+        checkpoint = load_models({"model": model}, run.path)
         backbone.set_weights(inner_backbone(model).get_weights())
-    except (AssertionError, ValueError) as err:
-        raise ConfigError(f"{where}: checkpoint {checkpoint} does not fit this backbone "
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    except ValueError as err:
+        raise ConfigError(f"{where}: that run's backbone does not fit this one "
                           f"({str(err).splitlines()[0][:200]})") from None
     step = int(Path(checkpoint).name.rsplit("-", 1)[-1]) if "-" in Path(checkpoint).name else None
     return {"weights": f"run:{run.path}", "checkpoint": checkpoint, "step": step, "source_data": source.data_spec}

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import keras
 import tensorflow as tf
 
 from tfzoo.common.errors import ConfigError
-from tfzoo.common.optim import build_optimizer, clip_gradients
+from tfzoo.common.optim import build_optimizer
+from tfzoo.common.run import Run
 from tfzoo.common.task import Stage, TrainState
 from tfzoo.vision.classify.task import Classify
 
 from . import data as pipeline
-from .config import MODES, STAGES, TransferConfig
+from .config import StageName, TransferConfig
 from .model import (
-    backbone_spec,
+    GroupedOptimizer,
     build_model,
     freeze_for_finetune,
     load_initial_weights,
@@ -76,50 +77,50 @@ class Transfer(Classify):
         return {"model": model}
 
     def build_optimizers(self, config: TransferConfig, models, *, total_steps: int):
+        """The model's own optimiser (the head; everything in pretrain mode) and, in finetune mode,
+        "backbone" at `unfreeze_lr_factor` x the rate for the unfrozen blocks and "unfreeze", the pair
+        of the two that stage unfreeze applies."""
         optimizers = {"model": build_optimizer(config.optim, total_steps=total_steps)}
+        if config.mode == "pretrain":
+            return optimizers
         _, body = split_variables(models["model"])
-        if config.mode == "finetune" and body:
+        if body:
             lower = replace(config.optim, lr=config.optim.lr * config.unfreeze_lr_factor)
             optimizers["backbone"] = build_optimizer(lower, total_steps=total_steps)
             optimizers["backbone"].build(body)  # slots now, so a resumed run restores them
+        optimizers["unfreeze"] = GroupedOptimizer(head=optimizers["model"], backbone=optimizers.get("backbone"),
+                                                  backbone_variables=body)
         return optimizers
 
     def stages(self, config: TransferConfig) -> list[Stage]:
         steps = config.train.steps
         if config.mode == "pretrain":
             return [Stage(name="all", steps=steps)]
+        unfreeze = Stage(name="unfreeze", steps=steps, optimizer="unfreeze")
         if "head" in config.stages and "unfreeze" in config.stages:
             head = min(steps, max(1, round(steps * config.head_fraction)))
-            stages = [Stage(name="head", steps=head), Stage(name="unfreeze", steps=steps - head)]
+            stages = [Stage(name="head", steps=head), replace(unfreeze, steps=steps - head)]
+        elif config.stages[0] == "unfreeze":
+            stages = [unfreeze]
         else:
-            stages = [Stage(name=config.stages[0], steps=steps)]
+            stages = [Stage(name="head", steps=steps)]
         return [s for s in stages if s.steps > 0]
 
     def train_step(self, state: TrainState, batch) -> dict[str, tf.Tensor]:
-        x, y = batch
-        model = state.models["model"]
-        stage = getattr(state.extras.get("stage"), "name", "all")
-        head, body = split_variables(model)
-        if stage == "all":
-            groups = [(model.trainable_variables, state.optimizers["model"])]
+        """One update on `compute_loss` (from-logits cross-entropy): every variable in pretrain mode, the
+        head in stage head, the head and the unfrozen blocks (each with its optimiser) in stage unfreeze."""
+        stage = state.stage.name if state.stage is not None else "all"
+        head, body = split_variables(state.models["model"])
+        if stage == "head":
+            variables = head
+        elif stage == "unfreeze":
+            variables = head + body  # head first: the order the global-norm clip has always summed them in
         else:
-            groups = [(head, state.optimizers["model"])]
-            if stage == "unfreeze" and "backbone" in state.optimizers:
-                groups.append((body, state.optimizers["backbone"]))
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            per_example = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=state.global_batch_size)
-        variables = [v for group, _ in groups for v in group]
-        grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
-        start = 0
-        for group, optimizer in groups:
-            optimizer.apply_gradients(zip(grads[start:start + len(group)], group))
-            start += len(group)
-        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int64), tf.cast(y, tf.int64)), tf.float32)
-        return {"loss": loss, "accuracy": tf.reduce_sum(correct) / state.global_batch_size}
+            variables = None  # pretrain's stage all: every trainable variable
+        loss, logs = state.minimize(lambda: self.compute_loss(state, batch), variables=variables)
+        return {"loss": loss, **logs}
 
-    def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
+    def predict(self, run: Run, inputs: list[str]) -> list[dict[str, Any]]:
         """Top-k labels (names from `labels` when set); with `dense=true` a class map per image."""
         from . import extras
 
@@ -127,16 +128,15 @@ class Transfer(Classify):
             return extras.predict_dense(run, inputs)
         return extras.predict_top_k(run, inputs)
 
-    def visualise(self, run, config: TransferConfig) -> list[str]:
+    def visualise(self, run: Run, config: TransferConfig) -> list[str]:
         return []  # classify's DeconvNet needs its own cnn-* layers
 
 
 def check(config: TransferConfig) -> None:
-    """One-line errors for bad settings, before any data is read."""
-    if config.mode not in MODES:
-        raise ConfigError(f"unknown mode {config.mode!r}; choose one of {', '.join(MODES)}")
-    backbone_spec(config.backbone)
-    bad = [s for s in config.stages if s not in STAGES]
+    """One-line errors for settings across fields, before any data is read (mode, backbone and each
+    stage name are Literal choices, checked when the config is built; stages are checked again here
+    for an empty tuple and for configs made with dataclasses.replace)."""
+    bad = [s for s in config.stages if s not in get_args(StageName)]
     if bad or not config.stages:
         raise ConfigError(f"stages={','.join(config.stages)}; expected head, unfreeze or head,unfreeze")
     if config.unfreeze_blocks < 0 or config.unfreeze_lr_factor <= 0 or not 0 < config.head_fraction <= 1:

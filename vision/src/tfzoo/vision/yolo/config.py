@@ -1,12 +1,13 @@
 """Every knob of vision.yolo, as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 
-BACKBONES = ("darknet53", "darknet53-full")
-BOX_LOSSES = ("giou", "xywh")
+Backbone = Literal["darknet53", "darknet53-full"]
+BoxLoss = Literal["giou", "xywh"]
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class YOLOConfig:
     shrunk by `width` and `depth` for a CPU; `darknet53-full` ignores both and builds it as published.
     """
 
-    backbone: str = "darknet53"
+    backbone: Backbone = "darknet53"
     width: float = 0.25  # channel multiplier: 32..1024 channels become 8..256
     depth: float = 0.34  # residual blocks per stage: ceil(n * depth), so [1, 1, 3, 3, 2]
     data: str = "shapes"
@@ -29,7 +30,7 @@ class YOLOConfig:
     test_count: int | None = None
     # anchors: 9 from k-means (1 - IoU) on the training boxes, 3 per scale, stored in info.json
     # loss
-    box_loss: str = "giou"  # giou | xywh (BCE on the cell offset plus squared error on log-size)
+    box_loss: BoxLoss = "giou"  # xywh: BCE on the cell offset plus squared error on log-size
     ignore_iou: float = 0.5  # a background prediction overlapping a GT above this is not penalised
     box_weight: float = 1.0
     obj_weight: float = 1.0

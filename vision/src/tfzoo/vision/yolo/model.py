@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfzoo.common.errors import ConfigError
 from tfzoo.vision.backbones_darknet import conv_bn_leaky, darknet53_features, scaled_channels
-from tfzoo.vision.yolo.config import BACKBONES, BOX_LOSSES, YOLOConfig
+from tfzoo.vision.yolo.config import YOLOConfig
 
 STRIDES = (8, 16, 32)
 ANCHORS_PER_SCALE = 3
@@ -27,11 +27,8 @@ OBJECTNESS_PRIOR = 0.01
 
 
 def check_config(config: YOLOConfig) -> None:
-    """One-line ConfigErrors for settings the model cannot build."""
-    if config.backbone not in BACKBONES:
-        raise ConfigError(f"unknown backbone {config.backbone!r}; choose one of {', '.join(BACKBONES)}")
-    if config.box_loss not in BOX_LOSSES:
-        raise ConfigError(f"unknown box_loss {config.box_loss!r}; choose one of {', '.join(BOX_LOSSES)}")
+    """One-line ConfigErrors for settings the model cannot build (backbone and box_loss are Literal
+    choices, checked when the config is built)."""
     if config.image_size <= 0 or config.image_size % STRIDES[-1]:
         raise ConfigError(f"image_size={config.image_size} must be a positive multiple of {STRIDES[-1]}, "
                           "the largest stride")

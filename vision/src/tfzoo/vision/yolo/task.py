@@ -95,16 +95,19 @@ class YOLO(DetectorTask):
     def metrics(self, config: YOLOConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {name: keras.metrics.Mean(name=name) for name in ("loss", *_LOSS_TERMS)}
 
-    def eval_step(self, state, batch, metrics) -> None:
+    def eval_step(self, state, batch, metrics) -> dict[str, tf.Tensor]:
         images, targets = batch
         raw = state.models["model"](images, training=False)
         for name, value in self.losses(state.config, state.info, raw, targets).items():
             metrics[name].update_state(value)
+        return self.eval_outputs(self.decode_output(state.config, state.info, raw), targets)
 
     # ----- detection -----------------------------------------------------------------
     def detect(self, models, config: YOLOConfig, info: dict[str, Any], images: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Decode every row, score = objectness x class probability, then per-class NMS."""
-        raw = models["model"](images, training=False)
+        return self.decode_output(config, info, models["model"](images, training=False))
+
+    def decode_output(self, config: YOLOConfig, info: dict[str, Any], raw: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Decode every row of the network output, score = objectness x class probability, then per-class NMS."""
         boxes, obj_logits, cls_logits = decode(raw, self.constants(config, info))
         scores = tf.sigmoid(obj_logits)[..., None] * tf.sigmoid(cls_logits)
         return box_ops.nms(tf.clip_by_value(boxes, 0.0, 1.0), scores, iou_threshold=config.nms_iou,
