@@ -149,12 +149,13 @@ def test_predict_on_a_directory_is_one_line(finished):
 
 
 def test_tensorflow_op_errors_lose_their_graph_plumbing():
-    from tfzoo.common.cli import op_error_line
+    from tfzoo.common.errors import op_error_line
 
     raw = ("{{function_node __wrapped__ReadFile_device_/job:localhost/replica:0/task:0/device:CPU:0}} "
            "/data/x.png; Is a directory [Op:ReadFile]")
     assert op_error_line(raw) == "/data/x.png; Is a directory"
     assert op_error_line("Input is empty.\n\t [[{{node DecodePng}}]] [Op:IteratorGetNext]") == "Input is empty."
+    assert op_error_line("{{function_node x}} Input is empty. [Op:DecodeImage] name: ") == "Input is empty."
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from PIL import Image
 
 from tfzoo.common import config as cfg
 from tfzoo.common.cli import open_run
+from tfzoo.common.data.images import read_image_file
 from tfzoo.common.logging import read_metrics
 from tfzoo.common.testing import run_cli
 from tfzoo.common.train import Trainer
@@ -257,7 +258,7 @@ def test_include_top_run_restores_the_weights_file_and_predicts_named_top_k(top_
     code, out, err = run_cli("predict", str(top_run["run"]), image)
     assert code == 0, err
     top = json.loads(out)["top_k"]
-    x = classify_data.prepare(classify_data.read_image_file(image, channels=3)[None], opened.info, standardize=False)
+    x = classify_data.prepare(read_image_file(image)[None], opened.info, standardize=False)
     logits = np.asarray(model(x, training=False))[0]
     probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     want = np.argsort(-probs)[:3]

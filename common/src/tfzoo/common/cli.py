@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tfzoo.common.errors import UserError
+from tfzoo.common.errors import UserError, op_error_line
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -323,16 +323,6 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     return code
 
-
-def op_error_line(message: str) -> str:
-    """The user's part of a TensorFlow op error: its first line without the graph plumbing
-    (`{{function_node __wrapped__ReadFile_device_...}}`, `[Op:...]`, `[[{{node ...}}]]`)."""
-    import re
-
-    line = next((part for part in message.strip().splitlines() if part.strip()), "TensorFlow error")
-    line = re.sub(r"\{\{function_node [^}]*\}\}", "", line)
-    line = re.sub(r"\s*\[\[\{\{node [^\]]*\]\]|\s*\[Op:[^\]]*\]", "", line)
-    return line.strip() or "TensorFlow error"
 
 
 if __name__ == "__main__":

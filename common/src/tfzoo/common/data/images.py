@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 from PIL import Image
 
@@ -51,3 +53,37 @@ def _gray(rgb: tf.Tensor) -> tf.Tensor:
     # Rounded rather than truncated, so a grey image stored as RGB keeps its exact values.
     luma = tf.tensordot(tf.cast(rgb, tf.float32), tf.constant([0.2989, 0.587, 0.114]), axes=1)
     return tf.cast(tf.clip_by_value(tf.round(luma), 0, 255), tf.uint8)[..., None]
+
+
+def read_image_file(path: str | Path) -> np.ndarray:
+    """A png/jpg/bmp/gif file, or a `.npy` array ([h, w] or [h, w, c]; uint8, or floats in [0, 1]
+    or [0, 255]), as uint8 [h, w, c] with c 1 or 3 (alpha dropped); what `predict` hooks read.
+
+    A missing, empty or undecodable file (a directory, text named .png) is a one-line DataError
+    naming it.
+    """
+    from tfzoo.common.errors import DataError, op_error_line
+
+    path = str(path)
+    if path.endswith(".npy"):
+        try:
+            array = np.load(path)
+        except (OSError, ValueError) as err:
+            raise DataError(f"{path}: not a readable .npy array ({err})") from None
+        array = array[..., None] if array.ndim == 2 else array
+        if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4):
+            raise DataError(f"{path}: expected an image array [h, w] or [h, w, c], found shape {array.shape}")
+        if array.dtype != np.uint8:
+            scale = 255.0 if float(np.max(array, initial=0)) <= 1.0 else 1.0
+            array = np.clip(np.rint(array * scale), 0, 255).astype(np.uint8)
+        image = array
+    else:
+        if Path(path).is_dir():
+            raise DataError(f"{path}: a directory, expected an image file")
+        try:
+            image = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False).numpy()
+        except tf.errors.NotFoundError:
+            raise DataError(f"{path}: file not found") from None
+        except tf.errors.OpError as err:
+            raise DataError(f"{path}: not a readable png/jpg/bmp/gif image ({op_error_line(err.message)})") from None
+    return image[..., :3] if image.shape[-1] == 4 else image[..., :1] if image.shape[-1] == 2 else image

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from tfzoo.common.data import DataSplit, resolve
@@ -87,35 +86,4 @@ def augment(image: tf.Tensor, config: Any, info: dict[str, Any], seed: tf.Tensor
         image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
     if config.standardize:
         image = tf.image.per_image_standardization(image)
-    return image
-
-
-def read_image_file(path: str, *, channels: int) -> np.ndarray:
-    """Decode a png/jpg/bmp/gif file, or load a `.npy` array, as uint8 [h, w, c]."""
-    from tfzoo.common.errors import DataError
-
-    if path.endswith(".npy"):
-        try:
-            array = np.load(path)
-        except (OSError, ValueError) as err:
-            raise DataError(f"{path}: not a readable .npy array ({err})") from None
-        if array.ndim == 2:
-            array = array[..., None]
-        if array.ndim != 3:
-            raise DataError(f"{path}: expected an image array [h, w] or [h, w, c], found shape {array.shape}")
-        if array.dtype != np.uint8:
-            array = np.clip(array * (255.0 if array.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-        return array
-    try:
-        data = tf.io.read_file(path)
-        image = tf.io.decode_image(data, channels=0, expand_animations=False)
-    except tf.errors.NotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except tf.errors.InvalidArgumentError as err:
-        raise DataError(f"{path}: not a readable png/jpg/bmp/gif image ({err.message.splitlines()[0]})") from None
-    image = image.numpy()
-    if image.shape[-1] == 4:  # drop alpha
-        image = image[..., :3]
-    if image.shape[-1] == 2:
-        image = image[..., :1]
     return image

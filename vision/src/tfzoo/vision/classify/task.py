@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.data.images import read_image_file
 from tfzoo.common.run import Run
 from tfzoo.common.task import Task
 from tfzoo.vision.classify import data as pipeline
@@ -68,7 +69,7 @@ class Classify(Task):
         model = run.models["model"]
         results = []
         for path in inputs:
-            image = pipeline.read_image_file(path, channels=info["source_shape"][2])
+            image = read_image_file(path)
             x = pipeline.prepare(image[None], info, standardize=config.standardize)
             probs = tf.nn.softmax(model(x, training=False))[0].numpy()
             top = np.argsort(-probs)[:k]

@@ -40,18 +40,24 @@ def read_coco(json_path: str | Path, image_dir: str | Path | None = None, *,
     problems: list[str] = []
     images = {}
     for entry in doc["images"]:
-        if "id" not in entry or "file_name" not in entry:
+        if not isinstance(entry, dict) or "id" not in entry or "file_name" not in entry:
             problems.append(f"{json_path}: image entry {entry!r:.80}: expected an id and a file_name")
             continue
         images[entry["id"]] = entry
     by_image: dict[Any, list[dict]] = {image_id: [] for image_id in images}
-    for ann in doc["annotations"]:
+    annotations = []
+    for index, ann in enumerate(doc["annotations"]):
+        if not isinstance(ann, dict):
+            problems.append(f"{json_path}: annotation #{index} {ann!r:.80}: expected an object with image_id, "
+                            "category_id and bbox")
+            continue
+        annotations.append(ann)
         if ann.get("image_id") not in images:
             problems.append(f"{json_path}: annotation {ann.get('id')}: image_id {ann.get('image_id')!r} "
                             "is not among the images")
             continue
         by_image[ann["image_id"]].append(ann)
-    with_masks = bool(doc["annotations"]) and all(ann.get("segmentation") for ann in doc["annotations"])
+    with_masks = bool(annotations) and all(ann.get("segmentation") for ann in annotations)
     examples = []
     for image_id in sorted(images, key=_sort_key):
         example = _example(json_path, image_dir, images[image_id], by_image[image_id], class_of,

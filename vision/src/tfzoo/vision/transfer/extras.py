@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.data.images import read_image_file
 from tfzoo.common.errors import ConfigError, DataError, UserError
 
 from .model import IMAGENET_CLASSES, Preprocess, application, backbone_spec, inner_backbone, parse_weights
@@ -143,7 +144,7 @@ def predict_top_k(run: Any, inputs: list[str]) -> list[dict[str, Any]]:
     k = max(1, min(config.top_k, len(names)))
     results = []
     for path in inputs:
-        image = pipeline.read_image_file(path, channels=3)
+        image = read_image_file(path)
         x = pipeline.prepare(image[None], info, standardize=False)
         probs = tf.nn.softmax(run.models["model"](x, training=False))[0].numpy()
         top = np.argsort(-probs)[:k]
@@ -189,7 +190,6 @@ def dense_logits(parts: tuple[keras.Model, np.ndarray, np.ndarray], images, *, b
 
 def predict_dense(run: Any, inputs: list[str]) -> list[dict[str, Any]]:
     """Per image: the class-probability map's shape, each class's pixel share, and a class-map PNG."""
-    from tfzoo.vision.classify import data as pipeline
 
     config, info = run.config, run.info
     names = read_labels(config.labels, len(info["class_names"])) if config.labels else info["class_names"]
@@ -197,7 +197,7 @@ def predict_dense(run: Any, inputs: list[str]) -> list[dict[str, Any]]:
     parts = dense_parts(run.models["model"], config)
     results = []
     for path in inputs:
-        image = pipeline.read_image_file(path, channels=3)
+        image = read_image_file(path)
         if image.shape[-1] == 1:
             image = np.repeat(image, 3, axis=-1)
         if min(image.shape[:2]) < minimum:
