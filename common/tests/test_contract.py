@@ -106,6 +106,7 @@ def test_parse_spec_splits_scheme_arg_and_options():
     spec = parse_spec("csv:/data/a b.csv?encoding=gbk&delimiter=;")
     assert (spec.scheme, spec.arg, spec.options) == ("csv", "/data/a b.csv", {"encoding": "gbk", "delimiter": ";"})
     assert parse_spec("mnist-5k") == parse_spec(" mnist-5k ")
+    assert parse_spec("espeak:x?voice=en-us+f3&text=a%26b").options == {"voice": "en-us+f3", "text": "a&b"}
     assert str(parse_spec("folder:x?on_error=skip")) == "folder:x?on_error=skip"
     with pytest.raises(DataError, match="repeated"):
         parse_spec("csv:f?header=0&header=1")

@@ -88,7 +88,7 @@ def _tflite(model: Any, target: Path) -> tuple[Path, dict[str, Any]]:
     lacks even as a flex op, so the on-device model takes prepared tensors.
     Builtin ops are tried first; a model that needs TensorFlow ops (MaxPoolWithArgmax, a
     while loop over a filter) is converted with them and the manifest and stderr say that the
-    interpreter needs the Flex delegate (`tensorflow` or `tflite-runtime` with select ops).
+    interpreter needs the Flex delegate (LiteRT or tflite-runtime built with select TF ops).
     """
     data, needs_flex = None, False
     for ops in ([tf.lite.OpsSet.TFLITE_BUILTINS],
@@ -104,8 +104,8 @@ def _tflite(model: Any, target: Path) -> tuple[Path, dict[str, Any]]:
         raise UserError(f"this model cannot be converted to TFLite: {str(last).strip().splitlines()[0]}")
     target.write_bytes(data)
     if needs_flex:
-        print(f"notice: {target} uses TensorFlow (Flex) ops: run it with an interpreter that has the Flex "
-              "delegate (the full tensorflow package, or tflite-runtime built with select TF ops)", file=sys.stderr)
+        print(f"notice: {target} uses TensorFlow (Flex) ops: run it with an interpreter that links the Flex "
+              "delegate (LiteRT or tflite-runtime built with select TF ops)", file=sys.stderr)
     return target, {"file": target.name, "needs_flex_delegate": needs_flex}
 
 

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from tfzoo.common.errors import DataError
 
@@ -46,7 +46,8 @@ def parse_spec(spec: str) -> Spec:
         raise DataError("empty data spec; expected scheme[:ARG][?key=value], e.g. folder:/data/images")
     body, _, query = text.partition("?")
     scheme, _, arg = body.partition(":")
-    pairs = parse_qsl(query, keep_blank_values=True)
+    # Split by hand rather than parse_qsl: a "+" in a value (a voice "en-us+f3") stays a "+".
+    pairs = [(unquote(k), unquote(v)) for k, _, v in (p.partition("=") for p in query.split("&")) if k or v]
     keys = [k for k, _ in pairs]
     for key in keys:
         if not key or keys.count(key) > 1:
