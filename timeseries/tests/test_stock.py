@@ -1,4 +1,5 @@
-"""timeseries.stock: smoke on IBM, an OHLCV file of the test's own, splits without leakage, normalisation, errors."""
+"""timeseries.stock: an OHLCV file of the test's own, splits without leakage, normalisation, errors
+(the IBM run and its predictions: test_conformance.py)."""
 
 import json
 
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tfzoo.common.errors import ConfigError, DataError
-from tfzoo.common.testing import run_cli, smoke_test_task
+from tfzoo.common.testing import run_cli
 from tfzoo.timeseries.stock import data as pipeline
 from tfzoo.timeseries.stock.config import StockConfig
 
@@ -20,17 +21,6 @@ def _ohlcv(path, days=160, seed=0):
                           "Low": close * 0.98, "Close": close, "Volume": rng.integers(1000, 5000, days)})
     frame.to_csv(path, index=False)
     return path
-
-
-def test_smoke_cli_train_evaluate_predict_roundtrip(tmp_path):
-    latest = _ohlcv(tmp_path / "latest.csv")
-    result = smoke_test_task("timeseries.stock", tmp_path / "run", predict_inputs=[str(latest), "bokeh-stocks:MSFT"])
-    assert {"mse_free", "mse_naive"} <= set(result["evaluation"])
-    for prediction in result["predictions"]:
-        assert len(prediction["forecast"]) == 3 and prediction["next_close"] == prediction["forecast"][0]
-        assert np.isfinite(prediction["forecast"]).all() and len(prediction["dates"]) == 3
-    assert result["predictions"][1]["last_date"] == "2013-03-01"
-    assert (tmp_path / "run/plots/forecast.png").exists() and (tmp_path / "run/plots/val_windows.png").exists()
 
 
 def test_ohlcv_file_with_several_columns_zscore_and_holdout(tmp_path):

@@ -1,4 +1,5 @@
-"""timeseries.temperature: stateful smoke, the batch==window invariant, scaling and splits, GCAG data, (slow) elnino."""
+"""timeseries.temperature: the batch==window invariant, scaling and splits, GCAG data, (slow) elnino
+(train/evaluate/predict/export of the stateful run: test_conformance.py)."""
 
 import json
 from dataclasses import replace
@@ -6,7 +7,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from tfzoo.common.carry import carried_state
 from tfzoo.common.errors import ConfigError
 from tfzoo.common.registry import get_task
 from tfzoo.common.testing import run_cli
@@ -16,41 +16,12 @@ from tfzoo.timeseries.temperature.config import TemperatureConfig
 from tfzoo.timeseries.temperature.task import baseline_errors, one_step
 
 
-def test_smoke_cli_train_evaluate_predict_roundtrip(tmp_path):
-    import keras
-
-    from tfzoo.common.cli import open_run
-    from tfzoo.common.export import export
-
-    run = tmp_path / "run"
-    code, _, err = run_cli("train", "timeseries.temperature", "--tiny", "--run-dir", str(run), "--set", "train.steps=2")
-    assert code == 0, err
-    code, out, err = run_cli("evaluate", str(run))
-    assert code == 0, err
-    record = json.loads(out.strip().splitlines()[-1])
-    assert record["step"] == 2 and np.isfinite(record["loss"]) and record["rmse_persistence"] > 0
-    assert (run / "plots/val_predictions.png").exists() and (run / "plots/train_predictions.png").exists()
-    code, out, err = run_cli("predict", str(run), "default", "sm:elnino")
-    assert code == 0, err
-    first, second = (json.loads(line) for line in out.strip().splitlines())
-    assert len(first["forecast"]) == 3 and first["forecast"] == second["forecast"]
-    assert first["last_time"] == "2010-12-01" and 15 < first["forecast"][0] < 35  # °C, not scaled
-    # .keras round trip, both models from a zero state (the checkpoint holds the carried state).
-    trainer = open_run(str(run))
-    model = trainer.models["model"]
-    reloaded = keras.saving.load_model(export(trainer, fmt="keras"))
-    carried_state(model).reset()
-    x = next(iter(trainer.eval_batches(trainer.task.data(trainer.config, "val"), limit=1)))[0]
-    for _ in range(2):
-        np.testing.assert_allclose(np.asarray(reloaded(x)), np.asarray(model(x)), atol=1e-5)
-
-
 def test_each_batch_continues_the_last_one_and_the_scaler_sees_training_values_only():
     config = replace(TemperatureConfig(), epochs=1)
     prepared = pipeline.prepared(config)
     train = pipeline.windows(config, "train")
     b, w = config.train.batch_size, config.window
-    assert train.size % b == 0 and train.size // b == 28  # 566 windows trimmed to 560
+    assert len(train) % b == 0 and len(train) // b == 28  # 566 windows trimmed to 560
     # Sample j of batch k+1 starts where sample j of batch k ended.
     np.testing.assert_array_equal(train.starts[b:], train.starts[:-b] + w)
     assert train.starts.max() + w < prepared["boundary"]  # every training target in the training range
@@ -58,7 +29,8 @@ def test_each_batch_continues_the_last_one_and_the_scaler_sees_training_values_o
     assert scaled.min() == pytest.approx(-1.0) and scaled.max() == pytest.approx(1.0)
     val = pipeline.windows(config, "val")
     scored = val.starts[val.weights > 0]
-    assert scored.min() == prepared["boundary"] and val.size % b == 0
+    assert scored.min() == prepared["boundary"] and len(val) % b == 0
+    assert pipeline.windows(config, "val").split().size == len(val)
     np.testing.assert_array_equal(val.starts[b: len(val.starts) - b], val.starts[: -2 * b] + w)
 
 

@@ -42,11 +42,12 @@ def test_multivariate_string_exogenous_and_missing(tmp_path):
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("1,10\n1,11\n", "line 2: duplicate time 1"),
-        ("1,10\n3,11\n2,12\n", "line 3: unsorted time 2"),
-        ("1,10\n2,abc\n", "line 2: values 'abc' is not a number"),
-        ("1,10\n2,11,5\n", "line 2: 3 columns; expected 2"),
-        ("1,10\n,11\n", "line 2: empty times"),
+        ("1,10\n1,11\n", ":2: duplicate time 1"),
+        ("1,10\n3,11\n2,12\n", ":3: unsorted time 2"),
+        ("1,10\n2,abc\n", ":2: values 'abc' is not a number"),
+        ("1,10\n2,11,5\n", ":2: 3 columns; expected 2"),
+        ("1,10\n,11\n", ":2: empty times"),
+        ("1,10\n2,inf\n", ":2: values 'inf' is not finite"),
     ],
 )
 def test_bad_rows_name_file_and_line(tmp_path, text, fragment):

@@ -2,7 +2,7 @@
 
 | Spec | Reads |
 |---|---|
-| `csv:FILE?time=&columns=a,b&header=auto&encoding=utf-8&sep=,` | any CSV; time = first column by default |
+| `series:FILE?time=&columns=a,b&header=auto&encoding=utf-8&sep=,` | any CSV; time = first column by default |
 | `sm:NAME` | statsmodels' bundled CSVs: co2, elnino, nile, sunspots, macrodata, elec_equip |
 | `sktime:NAME` | sktime's bundled CSVs: airline, lynx, shampoo, pbs (read by path, sktime is not imported) |
 | `bokeh-stocks:TICKER` | bokeh-sampledata's daily OHLCV for AAPL, GOOG, IBM, MSFT, FB |
@@ -10,10 +10,14 @@
 | `ohlcv:FILE` | `Date,Open,High,Low,Close,Volume[,Adj Close]` |
 | `gcag:FILE?source=GCAG` | datahub global-temp CSV (`Source,Date,Mean`, two sources interleaved, newest first) |
 
-Every reader sorts times ascending, keeps missing values as NaN, and raises a one-line DataError
-naming the file and line for a duplicate time, a non-numeric value or a short row. These specs
-are the time-series counterpart of common's image specs: they return a `Series`, not a
-`DataSplit`, so they are resolved here rather than through `tfzoo.common.data.resolve`.
+Every reader sorts times ascending, keeps missing values (empty, NA, NaN) as NaN, and raises a
+one-line DataError naming the file and its 1-based line for a duplicate time, a non-numeric or
+non-finite value (`inf`, or a number beyond float32) or a short row; a series with no observed value
+at all is refused too. Specs are parsed by common's `parse_spec` alone and every scheme is a
+`tfzoo.data` entry point (see `tfzoo.timeseries.specs`), so `tfzoo data check sm:co2` works; the
+registered reader returns the series as rows (`float32 [K]` per time step) with its columns,
+span, frequency and missing count in `meta`. In a timeseries task's `data`, `csv:FILE` is an alias
+of `series:FILE` (common's `csv:` is a labelled feature table).
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ import csv
 import gzip
 import importlib.util
 import io
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
+from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError, DataError, DataNotFound
 from tfzoo.timeseries.series import Series
+from tfzoo.timeseries.specs import data_reader, native_call
 
 SEASON_OF_FREQ = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "H": 24, "h": 24}
 
@@ -39,38 +45,34 @@ STOCK_CN_COLUMNS = (
 )
 STOCK_CN_TEXT = ("date", "code", "name")
 PRICE_COLUMNS = ("close", "high", "low", "open")
-
-
-# ----- spec parsing -----------------------------------------------------------------------
-def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
-    """`scheme:ARG?k=v&k=v` -> (scheme, ARG, options)."""
-    scheme, _, rest = spec.strip().partition(":")
-    arg, _, query = rest.partition("?")
-    options = {}
-    for item in filter(None, query.split("&")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"{spec}: option {item!r} has no '='; write ?key=value&key=value")
-        options[key.strip()] = value.strip()
-    return scheme, arg, options
-
-
-def _take(options: dict[str, str], spec: str, allowed: tuple[str, ...]) -> dict[str, str]:
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ConfigError(f"{spec}: unknown option {unknown[0]!r}; this spec takes {', '.join(allowed) or 'none'}")
-    return options
+MISSING = ("", "NA", "NaN", "nan", "None", "null", ".")
 
 
 def load_series(spec: str) -> Series:
-    """The series a spec names (see the module docstring for the list)."""
-    scheme, arg, options = parse_spec(spec)
-    if scheme not in READERS:
-        raise ConfigError(f"unknown time-series spec {spec!r}; known: {', '.join(USAGE)}")
-    return READERS[scheme](arg, options, spec)
+    """The series a spec names (see the module docstring for the list; `csv:` means `series:`)."""
+    return native_call(spec, "series", ", ".join(USAGE))
+
+
+def series_split(series: Series, split: str) -> DataSplit:
+    """A series as common's DataSplit: one `float32 [K]` row per time step, every split the whole series
+    (the timeseries tasks carve their own chronological splits), the facts `tfzoo data check` prints in meta."""
+    meta = {"columns": list(series.names), "start": _time_text(series.times[0]), "end": _time_text(series.times[-1]),
+            "frequency": series.freq, "season_length": series.season_length, "missing": series.missing,
+            "exogenous": sorted(series.exogenous), "split": "the whole series (tasks split it chronologically)"}
+    return DataSplit(tf.data.Dataset.from_tensor_slices(series.values.astype(np.float32)), len(series), meta)
+
+
+def _time_text(value) -> str | float:
+    return str(value)[:10] if isinstance(value, np.datetime64) else float(value)
 
 
 # ----- reading text with line numbers --------------------------------------------------------------
+def _need_path(arg: str, scheme: str, what: str) -> Path:
+    if not arg.strip():
+        raise ConfigError(f"{scheme}: needs a {what}, e.g. {scheme}:/data/prices.csv")
+    return Path(arg.strip()).expanduser()
+
+
 def _read_text(path: Path, encoding: str) -> str:
     if not path.is_file():
         raise DataNotFound(f"{path}: no such file")
@@ -94,12 +96,16 @@ def _rows(text: str, sep: str) -> list[tuple[int, list[str]]]:
 
 
 def _number(cell: str, where: str, column: str) -> float:
-    if cell in ("", "NA", "NaN", "nan", "None", "null", "."):
+    """A cell as float64: NaN for the missing markers; a non-number or a non-finite value (`inf`) is a DataError."""
+    if cell in MISSING:
         return np.nan
     try:
-        return float(cell.replace(",", "")) if cell.count(",") and "." in cell else float(cell)
+        value = float(cell.replace(",", "")) if cell.count(",") and "." in cell else float(cell)
     except ValueError:
         raise DataError(f"{where}: column {column!r} has {cell!r}; expected a number (or empty for missing)") from None
+    if np.isinf(value):
+        raise DataError(f"{where}: column {column!r} has {cell!r}; expected a finite number (or empty for missing)")
+    return value
 
 
 def _is_number(cell: str) -> bool:
@@ -142,9 +148,20 @@ def _season(freq: str | None) -> int | None:
 def build_series(*, times: np.ndarray, values: np.ndarray, names: tuple[str, ...], lines: list[int], source: str,
                  exogenous: dict[str, np.ndarray] | None = None, freq: str | None = None,
                  season_length: int | None = None) -> Series:
-    """Sort by time, refuse duplicates (naming both lines), infer the calendar frequency."""
+    """Sort by time, refuse duplicates (naming both lines), values that float32 cannot hold and a series
+    without one observed value; infer the calendar frequency. `lines` are the 1-based file lines."""
+    wide = np.asarray(values, np.float64).reshape(len(times), -1)
+    narrow = wide.astype(np.float32)
+    beyond = np.argwhere(np.isinf(narrow))  # a finite float64 (1e39) overflows the float32 the models use
+    if len(beyond):
+        row, col = beyond[0]
+        raise DataError(f"{source}:{lines[row]}: column {names[col]!r} has {wide[row, col]:g}, beyond float32's "
+                        f"range (3.4e38); rescale the column")
+    if not np.isfinite(narrow).any():
+        raise DataError(f"{source}: no observed value in {len(narrow)} rows of {', '.join(names)} (every cell "
+                        "empty or NaN); nothing to learn from")
     order = np.argsort(times, kind="stable")
-    times, values = times[order], np.asarray(values, np.float32)[order]
+    times, values = times[order], narrow[order]
     lines = [lines[i] for i in order]
     same = np.flatnonzero(times[1:] == times[:-1])
     if len(same):
@@ -156,59 +173,64 @@ def build_series(*, times: np.ndarray, values: np.ndarray, names: tuple[str, ...
     exogenous = {k: np.asarray(v)[order] for k, v in (exogenous or {}).items()}
     freq = freq or _infer_freq(times)
     return Series(times=times, values=values, names=tuple(names), source=source, exogenous=exogenous,
-                  freq=freq, season_length=season_length or _season(freq))
+                  freq=freq, season_length=season_length or _season(freq), lines=np.asarray(lines, np.int64))
 
 
-# ----- csv:FILE -----------------------------------------------------------------------------------------
-def read_csv_series(arg: str, options: dict[str, str], spec: str) -> Series:
-    """`csv:FILE`: a time column and value columns; other columns become exogenous."""
-    opts = _take(options, spec, ("time", "columns", "header", "encoding", "sep", "exogenous"))
-    path = Path(arg)
-    text = _read_text(path, opts.get("encoding", "utf-8"))
-    rows = _rows(text, opts.get("sep", ","))
+# ----- series:FILE ---------------------------------------------------------------------------------------
+def read_table(arg: str, *, time: str = "", columns: str = "", header: str = "auto", encoding: str = "utf-8",
+               sep: str = ",") -> Series:
+    """`series:FILE` (`csv:FILE` in a task's data): a time column (`time`, default the first; numbers or
+    dates) and value columns (`columns=a,b`, default every numeric one); other columns become exogenous.
+    `header` is auto, none or first."""
+    spec = f"series:{arg}"
+    path = _need_path(arg, "series", "CSV file")
+    text = _read_text(path, encoding)
+    rows = _rows(text, sep)
     if not rows:
         raise DataError(f"{path}: empty file; expected a time column and at least one value column")
-    header_mode = opts.get("header", "auto")
+    header_mode = header
     if header_mode not in ("auto", "none", "first"):
         raise ConfigError(f"{spec}: header={header_mode!r}; expected auto, none or first")
     first = rows[0][1]
     has_header = header_mode == "first" or (header_mode == "auto" and not all(_is_number(c) for c in first[1:]))
     width = len(first)
-    header = first if has_header else [f"value{i}" if i else "time" for i in range(width)]
+    names = first if has_header else [f"value{i}" if i else "time" for i in range(width)]
     body = rows[1:] if has_header else rows
     if not body:
         raise DataError(f"{path}: a header and no data rows")
     for line, cells in body:
         if len(cells) != width:
             raise DataError(f"{path}:{line}: {len(cells)} columns, expected {width} like the first row")
-    time_col = opts.get("time", header[0])
-    if time_col not in header:
-        raise ConfigError(f"{spec}: no time column {time_col!r}; columns are {', '.join(header)}")
-    t = header.index(time_col)
-    rest = [h for i, h in enumerate(header) if i != t]
-    wanted = [c for c in opts["columns"].split(",")] if opts.get("columns") else None
+    time_col = time or names[0]
+    if time_col not in names:
+        raise ConfigError(f"{spec}: no time column {time_col!r}; columns are {', '.join(names)}")
+    t = names.index(time_col)
+    rest = [h for i, h in enumerate(names) if i != t]
+    wanted = [c.strip() for c in columns.split(",") if c.strip()]
     if wanted:
-        missing = [c for c in wanted if c not in header]
+        missing = [c for c in wanted if c not in names]
         if missing:
             raise ConfigError(
-                f"{spec}: asked for column {missing[0]!r}, but {path} has {len(header)} columns: {', '.join(header)}"
+                f"{spec}: asked for column {missing[0]!r}, but {path} has {len(names)} columns: {', '.join(names)}"
             )
         value_cols = wanted
     else:  # every column whose first row is numeric
-        value_cols = [h for h in rest if _is_number(body[0][1][header.index(h)]) or body[0][1][header.index(h)] == ""]
+        value_cols = [h for h in rest if _is_number(body[0][1][names.index(h)]) or body[0][1][names.index(h)] == ""]
     if not value_cols:
         raise DataError(f"{path}: no numeric value column besides {time_col!r}")
     exo_cols = [h for h in rest if h not in value_cols]
     lines = [line for line, _ in body]
     times = _parse_times([cells[t] for _, cells in body], lines, str(path))
     values = np.array(
-        [[_number(cells[header.index(c)], f"{path}:{line}", c) for c in value_cols] for line, cells in body],
+        [[_number(cells[names.index(c)], f"{path}:{line}", c) for c in value_cols] for line, cells in body],
         np.float64,
     ).reshape(len(body), len(value_cols))
     exogenous = {}
     for name in exo_cols:
-        cells = [cells[header.index(name)] for _, cells in body]
-        exogenous[name] = np.array([float(c) for c in cells]) if all(_is_number(c) for c in cells) else np.array(cells)
+        column = [(line, cells[names.index(name)]) for line, cells in body]
+        numeric = all(_is_number(c) for _, c in column)
+        exogenous[name] = (np.array([_number(c, f"{path}:{line}", name) for line, c in column]) if numeric
+                           else np.array([c for _, c in column]))
     return build_series(times=times, values=values, names=tuple(value_cols), lines=lines, source=str(path),
                         exogenous=exogenous)
 
@@ -245,9 +267,9 @@ def _frame(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def read_statsmodels(arg: str, options: dict[str, str], spec: str) -> Series:
+def read_statsmodels(arg: str) -> Series:
     """`sm:NAME`: a statsmodels dataset CSV, with calendar times."""
-    _take(options, spec, ())
+    spec = f"sm:{arg}"
     if arg not in STATSMODELS:
         raise ConfigError(f"{spec}: unknown statsmodels dataset {arg!r}; choose one of {', '.join(STATSMODELS)}")
     path = package_file("statsmodels", f"datasets/{STATSMODELS[arg]}", spec=spec)
@@ -280,9 +302,9 @@ def read_statsmodels(arg: str, options: dict[str, str], spec: str) -> Series:
                         source=spec, freq="MS")
 
 
-def read_sktime(arg: str, options: dict[str, str], spec: str) -> Series:
+def read_sktime(arg: str) -> Series:
     """`sktime:NAME`: the CSV under sktime/datasets/data, read by path (importing sktime is slow)."""
-    _take(options, spec, ())
+    spec = f"sktime:{arg}"
     if arg not in SKTIME:
         raise ConfigError(f"{spec}: unknown sktime dataset {arg!r}; choose one of {', '.join(SKTIME)}")
     frame = _frame(package_file("sktime", f"datasets/data/{SKTIME[arg]}", spec=spec))
@@ -316,9 +338,9 @@ def _ohlcv_frame(frame: pd.DataFrame, *, source: str, lines: list[int]) -> Serie
                         season_length=5)
 
 
-def read_bokeh_stocks(arg: str, options: dict[str, str], spec: str) -> Series:
-    """`bokeh-stocks:TICKER`: bokeh-sampledata's stocks.csv.gz (AAPL, GOOG, IBM, MSFT, FB)."""
-    _take(options, spec, ())
+def read_bokeh_stocks(arg: str) -> Series:
+    """`bokeh-stocks:TICKER`: bokeh-sampledata's stocks.csv.gz (AAPL, GOOG, IBM, MSFT, FB; default IBM)."""
+    spec = f"bokeh-stocks:{arg}"
     path = package_file("bokeh_sampledata", "_data/stocks.csv.gz", spec=spec)
     frame = pd.read_csv(path)
     tickers = sorted(frame["Ticker"].unique())
@@ -329,11 +351,10 @@ def read_bokeh_stocks(arg: str, options: dict[str, str], spec: str) -> Series:
     return _ohlcv_frame(frame.iloc[index].drop(columns="Ticker"), source=spec, lines=[int(i) + 2 for i in index])
 
 
-def read_ohlcv(arg: str, options: dict[str, str], spec: str) -> Series:
+def read_ohlcv(arg: str, *, encoding: str = "utf-8", sep: str = ",") -> Series:
     """`ohlcv:FILE`: a CSV with the header Date,Open,High,Low,Close,Volume[,Adj Close]."""
-    opts = _take(options, spec, ("encoding", "sep"))
-    path = Path(arg)
-    rows = _rows(_read_text(path, opts.get("encoding", "utf-8")), opts.get("sep", ","))
+    path = _need_path(arg, "ohlcv", "CSV file")
+    rows = _rows(_read_text(path, encoding), sep)
     if len(rows) < 2:
         raise DataError(f"{path}: no data rows; expected a header Date,Open,High,Low,Close,Volume and one row a day")
     header = rows[0][1]
@@ -344,19 +365,17 @@ def read_ohlcv(arg: str, options: dict[str, str], spec: str) -> Series:
     return _ohlcv_frame(frame, source=str(path), lines=[line for line, _ in rows[1:]])
 
 
-def read_stock_cn(arg: str, options: dict[str, str], spec: str) -> Series:
+def read_stock_cn(arg: str, *, halt: str = "drop", encoding: str = "gbk") -> Series:
     """`stock-cn:FILE?halt=drop|ffill&encoding=gbk`: the book's 15-column export of a Chinese quote site.
 
     No header (a Chinese header row is skipped), newest first (sorted ascending here), codes with a
     leading apostrophe, and trading halts written as None, empty or 0 prices: dropped by default or
     forward-filled with `halt=ffill`.
     """
-    opts = _take(options, spec, ("halt", "encoding"))
-    halt = opts.get("halt", "drop")
     if halt not in ("drop", "ffill"):
-        raise ConfigError(f"{spec}: halt={halt!r}; expected drop or ffill")
-    path = Path(arg)
-    rows = _rows(_read_text(path, opts.get("encoding", "gbk")), ",")
+        raise ConfigError(f"stock-cn:{arg}: halt={halt!r}; expected drop or ffill")
+    path = _need_path(arg, "stock-cn", "CSV file")
+    rows = _rows(_read_text(path, encoding), ",")
     if rows and not _is_number(rows[0][1][3] if len(rows[0][1]) > 3 else ""):
         rows = rows[1:]  # the header row of the site's export
     if not rows:
@@ -390,11 +409,10 @@ def read_stock_cn(arg: str, options: dict[str, str], spec: str) -> Series:
                         exogenous={"code": np.array(codes)}, season_length=5)
 
 
-def read_gcag(arg: str, options: dict[str, str], spec: str) -> Series:
+def read_gcag(arg: str, *, source: str = "GCAG") -> Series:
     """`gcag:FILE?source=GCAG`: datahub global-temp `Source,Date|Year,Mean`, keeping one source."""
-    opts = _take(options, spec, ("source",))
-    wanted = opts.get("source", "GCAG")
-    path = Path(arg)
+    wanted = source
+    path = _need_path(arg, "gcag", "CSV file")
     rows = _rows(_read_text(path, "utf-8"), ",")
     if len(rows) < 2 or [c.lower() for c in rows[0][1][:1]] != ["source"]:
         raise DataError(f"{path}:1: expected the header Source,Date,Mean of datahub's global-temp CSV")
@@ -411,16 +429,18 @@ def read_gcag(arg: str, options: dict[str, str], spec: str) -> Series:
     return build_series(times=times, values=values, names=("anomaly",), lines=lines, source=str(path))
 
 
-READERS: dict[str, Callable[[str, dict[str, str], str], Series]] = {
-    "csv": read_csv_series, "sm": read_statsmodels, "sktime": read_sktime, "bokeh-stocks": read_bokeh_stocks,
-    "stock-cn": read_stock_cn, "ohlcv": read_ohlcv, "gcag": read_gcag,
-}
-USAGE = ("csv:FILE", "sm:" + "|".join(STATSMODELS), "sktime:" + "|".join(SKTIME), "bokeh-stocks:TICKER",
-         "stock-cn:FILE", "ohlcv:FILE", "gcag:FILE")
+# ----- the registered readers (entry points in pyproject.toml, group "tfzoo.data") ----------------------------
+def _registered(native):
+    return data_reader(native, series_split, kind="series")
 
 
-def register_reader(scheme: str, reader: Callable[[str, dict[str, str], str], Series], usage: str) -> None:
-    """Add a scheme (`reader(arg, options, spec) -> Series`), e.g. from another module of this package."""
-    global USAGE
-    READERS[scheme] = reader
-    USAGE = (*USAGE, usage)
+series_reader = _registered(read_table)
+sm_reader = _registered(read_statsmodels)
+sktime_reader = _registered(read_sktime)
+bokeh_stocks_reader = _registered(read_bokeh_stocks)
+stock_cn_reader = _registered(read_stock_cn)
+ohlcv_reader = _registered(read_ohlcv)
+gcag_reader = _registered(read_gcag)
+
+USAGE = ("series:FILE (or csv:FILE)", "sm:" + "|".join(STATSMODELS), "sktime:" + "|".join(SKTIME),
+         "bokeh-stocks:TICKER", "stock-cn:FILE", "ohlcv:FILE", "gcag:FILE")

@@ -28,6 +28,7 @@ class Series:
     exogenous: dict[str, np.ndarray] = field(default_factory=dict)
     freq: str | None = None
     season_length: int | None = None
+    lines: np.ndarray | None = None  # the 1-based file line of each row, when read from a file
 
     def __post_init__(self) -> None:
         if self.values.ndim != 2 or len(self.values) != len(self.times):
@@ -36,6 +37,8 @@ class Series:
             )
         if len(self.names) != self.values.shape[1]:
             raise DataError(f"{self.source}: {len(self.names)} names for {self.values.shape[1]} value columns")
+        if self.lines is not None and len(self.lines) != len(self.times):
+            raise DataError(f"{self.source}: {len(self.lines)} line numbers for {len(self.times)} rows")
 
     def __len__(self) -> int:
         return len(self.times)
@@ -55,6 +58,12 @@ class Series:
     def missing(self) -> int:
         return int(np.isnan(self.values).sum())
 
+    def where(self, row: int) -> str:
+        """`file:line` of row `row` (0-based) for error messages; `source, row N` when the lines are unknown."""
+        if self.lines is not None:
+            return f"{self.source}:{int(self.lines[row])}"
+        return f"{self.source}, row {row + 1}"
+
     def column(self, name: str) -> np.ndarray:
         """One value column `[T]` by name."""
         if name not in self.names:
@@ -62,11 +71,19 @@ class Series:
         return self.values[:, self.names.index(name)]
 
     def select(self, names: tuple[str, ...] | list[str]) -> Series:
-        """The same series restricted to the value columns `names`, in that order."""
+        """The same series restricted to the value columns `names`, in that order.
+
+        A chosen column without a single observed value is a DataError: nothing could learn from it.
+        """
         index = [self.names.index(n) if n in self.names else self.column(n) for n in names]
+        values = self.values[:, index]
+        empty = [n for n, observed in zip(names, np.isfinite(values).any(axis=0)) if not observed]
+        if empty:
+            raise DataError(f"{self.source}: column {empty[0]!r} has no value in any of its {len(self)} rows "
+                            "(every cell empty or NaN); choose another column")
         return Series(
-            times=self.times, values=self.values[:, index], names=tuple(names), source=self.source,
-            exogenous=self.exogenous, freq=self.freq, season_length=self.season_length,
+            times=self.times, values=values, names=tuple(names), source=self.source,
+            exogenous=self.exogenous, freq=self.freq, season_length=self.season_length, lines=self.lines,
         )
 
     def slice(self, start: int | None, stop: int | None) -> Series:
@@ -75,7 +92,7 @@ class Series:
         return Series(
             times=self.times[part], values=self.values[part], names=self.names, source=self.source,
             exogenous={k: v[part] for k, v in self.exogenous.items()}, freq=self.freq,
-            season_length=self.season_length,
+            season_length=self.season_length, lines=None if self.lines is None else self.lines[part],
         )
 
 

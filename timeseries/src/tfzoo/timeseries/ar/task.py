@@ -13,7 +13,7 @@ class AR(ForecastTask):
     name = "timeseries.ar"
     config_class = ARConfig
     description = "TFTS-style autoregressive forecaster (linear or MLP, periodic time buckets, mean ± σ)"
-    data_specs = ("sktime:airline (default)", "csv:FILE", "sm:NAME", "sktime:NAME")
+    data_specs = ("sktime:airline (default)", "series:FILE (or csv:FILE)", "sm:NAME", "sktime:NAME")
 
     def build_estimator(self, config: ARConfig, info: dict[str, Any]) -> ARRegressor:
         return ARRegressor(

@@ -1,6 +1,7 @@
 """Every knob of timeseries.echo (实例56), as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
@@ -16,7 +17,10 @@ class EchoConfig:
     `train.steps = 0` means `epochs` epochs.
     """
 
-    data: str = "echo"  # generated bits; the only source
+    RANGES: ClassVar[dict] = {"series_length": (1, None), "val_length": (1, None), "chunk": (2, None),
+                              "echo_step": (1, None), "units": (1, None), "epochs": (0, None)}
+
+    data: Literal["echo"] = "echo"  # generated bits; the only source
     series_length: int = 50_000
     val_length: int = 10_000  # one fixed, differently seeded series for validation and test
     chunk: int = 15  # truncated_backprop_length

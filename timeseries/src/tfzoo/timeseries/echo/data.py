@@ -6,24 +6,15 @@ examples form one batch (batch size == streams) and batch k+1 continues batch k 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import tensorflow as tf
 
+from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError
 from tfzoo.timeseries.echo.config import EchoConfig
 
 SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
 EPOCHS_AHEAD = 1_000_000  # the training stream is endless; the trainer repeats nothing
-
-
-@dataclass
-class EchoData:
-    """What the trainer reads: `.dataset` of (bits [chunk, 1], echo [chunk], chunk index), `.size` per epoch."""
-
-    dataset: tf.data.Dataset
-    size: int
-    class_names: tuple[str, ...] = ("0", "1")
+CLASS_NAMES = ("0", "1")
 
 
 def chunks_per_epoch(config: EchoConfig, length: int) -> int:
@@ -32,8 +23,6 @@ def chunks_per_epoch(config: EchoConfig, length: int) -> int:
 
 
 def check(config: EchoConfig) -> None:
-    if config.data != "echo":
-        raise ConfigError(f"timeseries.echo generates its own bits; data={config.data!r}, expected 'echo'")
     if config.chunk <= config.echo_step or config.echo_step < 1:
         raise ConfigError(f"chunk={config.chunk} and echo_step={config.echo_step}; expected 1 <= echo_step < chunk")
     for name in ("series_length", "val_length"):
@@ -62,8 +51,11 @@ def epoch_examples(config: EchoConfig, *, seed: int, epoch, length: int):
     return bits, order(y), position
 
 
-def load_split(config: EchoConfig, split: str) -> EchoData:
-    """train: a new epoch of bits from (seed, epoch) each time round; val/test: one fixed epoch each."""
+def load_split(config: EchoConfig, split: str) -> DataSplit:
+    """train: a new epoch of bits from (seed, epoch) each time round; val/test: one fixed epoch each.
+
+    Examples are (bits [chunk, 1], echo [chunk], chunk index); the train size is one epoch's.
+    """
     check(config)
     if split not in SPLIT_SEEDS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_SEEDS)}")
@@ -74,6 +66,7 @@ def load_split(config: EchoConfig, split: str) -> EchoData:
                 epoch_examples(config, seed=seed, epoch=epoch, length=config.series_length)
             )
         )
-        return EchoData(ds, chunks_per_epoch(config, config.series_length) * config.train.batch_size)
+        return DataSplit(ds, chunks_per_epoch(config, config.series_length) * config.train.batch_size,
+                         class_names=CLASS_NAMES)
     examples = epoch_examples(config, seed=seed, epoch=0, length=config.val_length)
-    return EchoData(tf.data.Dataset.from_tensor_slices(examples), int(examples[2].shape[0]))
+    return DataSplit(tf.data.Dataset.from_tensor_slices(examples), int(examples[2].shape[0]), class_names=CLASS_NAMES)

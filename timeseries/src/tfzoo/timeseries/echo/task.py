@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tfzoo.common.carry import carried_state, refuse_multi_replica
 from tfzoo.common.errors import ConfigError, DataError
-from tfzoo.common.task import Stage, Task
+from tfzoo.common.task import Stage, Task, TrainState
 from tfzoo.timeseries.echo import data as pipeline
 from tfzoo.timeseries.echo.config import EchoConfig
 from tfzoo.timeseries.echo.model import build_model
@@ -23,6 +23,9 @@ class Echo(Task):
     description = "echo of random bits: stateful SimpleRNN(4) + Dense(2), truncated BPTT over 5 streams"
     data_specs = ("echo (generated from the seed, new bits every epoch)",)
     monitor = "loss"
+    # The reason common.carry.refuse_multi_replica gives a user who asks for --strategy mirrored anyway.
+    multi_replica = ("stateful: its batches must arrive in order on one replica; train it with --strategy default "
+                     "(or set carry_state=false)")
 
     def data(self, config: EchoConfig, split: str):
         return pipeline.load_split(config, split)
@@ -38,27 +41,22 @@ class Echo(Task):
 
     def build_models(self, config: EchoConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
         if config.carry_state:
-            refuse_multi_replica(self.name)
+            refuse_multi_replica(self.name)  # the error a user who asks for --strategy mirrored sees
         return {"model": build_model(config)}
 
     # ----- steps ----------------------------------------------------------------------------
-    def train_step(self, state, batch):
+    def compute_loss(self, state: TrainState, batch) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
         x, y, position = batch
-        model, optimizer = state.models["model"], state.optimizers["model"]
+        model = state.models["model"]
         carry = carried_state(model)
         if carry is not None:
+            # Under the tape, but the carried states are not trainable: no gradient flows through them.
             carry.before_train(position[0])
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            # The book's loss: the mean cross-entropy over every step of every stream.
-            per_stream = tf.reduce_mean(
-                keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True), axis=-1
-            )
-            loss = tf.nn.compute_average_loss(per_stream, global_batch_size=state.global_batch_size)
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        logits = model(x, training=True)
+        # The book's loss: the mean cross-entropy over every step of every stream.
+        per_stream = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True), axis=-1)
         correct = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32), -1)
-        return {"loss": loss, "accuracy": tf.reduce_sum(correct) / state.global_batch_size}
+        return state.average(per_stream), {"accuracy": tf.reduce_sum(correct) / state.global_batch_size}
 
     def metrics(self, config: EchoConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {
@@ -83,7 +81,15 @@ class Echo(Task):
         metrics["accuracy_first"].update_state(correct[:, :k])
         metrics["accuracy_rest"].update_state(correct[:, k:])
 
-    # ----- command-line hooks -----------------------------------------------------------------
+    # ----- hooks (they receive the Run) ------------------------------------------------------------
+    def example_inputs(self, directory) -> list[str]:
+        """A text file of bits and a .npy vector of bits."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "bits.txt").write_text("0110100111\n0100011101, 1\n")
+        np.save(directory / "bits.npy", np.array([1, 0, 1, 1, 0, 0, 1, 0]))
+        return [str(directory / "bits.txt"), str(directory / "bits.npy")]
+
     def after_evaluate(self, run, split: str, results: dict[str, Any]) -> dict[str, Any]:
         """Accuracy at each position of a chunk, and plots/echo.png."""
         by_position, sample = per_position_accuracy(run.models["model"], run.config, run.task.data(run.config, split))
@@ -183,7 +189,7 @@ def echo_figure(run, sample: dict[str, np.ndarray]) -> Path:
         if j == 0:
             ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
-    path = run.run.plots / "echo.png"
+    path = run.plots / "echo.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, format="png")
     return path

@@ -1,6 +1,7 @@
 """Every knob of timeseries.lstm, as a frozen dataclass (defaults: spec §7.3)."""
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
@@ -12,9 +13,12 @@ MACRO_SERIES = "realgdp,realcons,realinv,realgovt,realdpi"
 class LSTMConfig:
     """A multivariate LSTM state-space-style model: one step at a time, mean and variance per feature."""
 
+    RANGES: ClassVar[dict] = {"test_size": (0, None), "horizon": (1, None), "season_length": (0, None),
+                              "num_units": (1, None), "window_size": (2, None), "simulate_paths": (0, None)}
+
     data: str = "sm:macrodata"
     columns: str = MACRO_SERIES  # comma-separated value columns; "" = every column
-    transform: str = "logdiff"  # none | log | logdiff (quarterly growth rates)
+    transform: Literal["none", "log", "logdiff"] = "logdiff"  # logdiff: quarterly growth rates
     test_size: int = 8
     horizon: int = 100  # steps `tfzoo predict` forecasts (and `simulate_paths` sample)
     season_length: int = 0  # MASE's m; 0 = the series' own

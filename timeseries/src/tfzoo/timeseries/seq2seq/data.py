@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError, DataError
-from tfzoo.timeseries.seq2seq.config import MODES, Seq2SeqConfig
+from tfzoo.timeseries.seq2seq.config import Seq2SeqConfig
 
 SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
 ENDLESS = 1 << 40
-
-
-@dataclass
-class CurveData:
-    """What the trainer reads: `.dataset` of (past [L, 1], future [L, 1]) and `.size`."""
-
-    dataset: tf.data.Dataset
-    size: int
-    class_names: tuple[str, ...] = ()
 
 
 def curve(seed, length: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -41,18 +32,12 @@ def curve(seed, length: int) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def check(config: Seq2SeqConfig) -> None:
-    if config.data != "sincos":
-        raise ConfigError(f"timeseries.seq2seq generates its curves; data={config.data!r}, expected 'sincos'")
-    if config.mode not in MODES:
-        raise ConfigError(f"mode={config.mode!r}; choose one of {', '.join(MODES)}")
     if config.input_len != config.output_len:
         raise ConfigError(f"input_len={config.input_len}, output_len={config.output_len}; the curves split in halves")
-    if min(config.input_len, config.units, config.layers, config.test_size) < 1:
-        raise ConfigError("input_len, units, layers and test_size must be at least 1")
 
 
-def load_split(config: Seq2SeqConfig, split: str, *, length: int | None = None) -> CurveData:
-    """train: an endless seeded stream; val/test: `test_size` fixed seeded samples each."""
+def load_split(config: Seq2SeqConfig, split: str, *, length: int | None = None) -> DataSplit:
+    """train: an endless seeded stream; val/test: `test_size` fixed seeded samples each, of (past [L, 1], future [L, 1])."""
     check(config)
     if split not in SPLIT_SEEDS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_SEEDS)}")
@@ -60,7 +45,7 @@ def load_split(config: Seq2SeqConfig, split: str, *, length: int | None = None) 
     length = length or config.input_len
     count = ENDLESS if split == "train" else config.test_size
     ds = tf.data.Dataset.range(count).map(lambda i: curve(tf.stack([tf.constant(seed, tf.int64), i]), length))
-    return CurveData(ds, count)
+    return DataSplit(ds, count)
 
 
 def read_past(path: str, length: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.common.task import Task
+from tfzoo.common.task import Task, TrainState
 from tfzoo.timeseries.seq2seq import data as pipeline
 from tfzoo.timeseries.seq2seq.config import Seq2SeqConfig
 from tfzoo.timeseries.seq2seq.model import build_model, core, seq2seq_loss
@@ -32,8 +32,8 @@ class Seq2Seq(Task):
         return {"model": build_model(units=config.units, layers=config.layers, features=1,
                                      horizon=config.output_len, go=config.go)}
 
-    def train_step(self, state, batch):
-        return seq2seq_train_step(state, batch)
+    def compute_loss(self, state: TrainState, batch) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        return seq2seq_compute_loss(state, batch)
 
     def metrics(self, config, info) -> dict[str, keras.metrics.Metric]:
         return seq2seq_metrics()
@@ -41,7 +41,15 @@ class Seq2Seq(Task):
     def eval_step(self, state, batch, metrics) -> None:
         seq2seq_eval_step(state, batch, metrics)
 
-    # ----- command-line hooks -------------------------------------------------------------------
+    # ----- hooks (they receive the Run) -------------------------------------------------------------
+    def example_inputs(self, directory) -> list[str]:
+        """A one-column CSV with a header, a .npy vector and a generated curve."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "past.csv").write_text("value\n" + "\n".join(str(np.sin(i / 3)) for i in range(20)) + "\n")
+        np.save(directory / "past.npy", np.cos(np.arange(15) / 2.0))
+        return [str(directory / "past.csv"), str(directory / "past.npy"), "gen:5"]
+
     def after_evaluate(self, run, split: str, results: dict[str, Any]) -> dict[str, Any]:
         results["plots"] = [str(p) for p in self.visualise(run, run.config)]
         return results
@@ -51,7 +59,7 @@ class Seq2Seq(Task):
         data = pipeline.load_split(config, "test", length=config.plot_len)
         past, future = (np.stack(a) for a in zip(*data.dataset.take(4).as_numpy_iterator()))
         predicted, label = forecast(run.models["model"], past, future, mode=config.mode)
-        return [str(loss_figure(run)), str(curve_figure(run.run.plots / "predictions.png", past, future, predicted,
+        return [str(loss_figure(run)), str(curve_figure(run.plots / "predictions.png", past, future, predicted,
                                                          label=label))]
 
     def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
@@ -78,21 +86,18 @@ class Seq2Seq(Task):
             pasts.append(past)
             futures.append(np.full_like(past, np.nan) if future is None else future)
             preds.append(predicted[0])
-        curve_figure(run.run.plots / "predict.png", np.stack(pasts), np.stack(futures), np.stack(preds),
+        curve_figure(run.plots / "predict.png", np.stack(pasts), np.stack(futures), np.stack(preds),
                      label="forecast")
         return results
 
 
 # ----- steps shared with timeseries.stock ---------------------------------------------------------
-def seq2seq_train_step(state, batch):
+def seq2seq_compute_loss(state: TrainState, batch) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """The book's teacher-forced loss plus its L2 term, this replica's share."""
     past, future = batch[0], batch[1]
-    model, optimizer = state.models["model"], state.optimizers["model"]
-    with tf.GradientTape() as tape:
-        loss, _ = seq2seq_loss(model, past, future, l2=state.config.l2, global_batch_size=state.global_batch_size,
-                               training=True)
-    variables = model.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    return {"loss": loss}
+    loss, _ = seq2seq_loss(state.models["model"], past, future, l2=state.config.l2,
+                           global_batch_size=state.global_batch_size, training=True)
+    return loss, {}
 
 
 def seq2seq_metrics() -> dict[str, keras.metrics.Metric]:
@@ -143,7 +148,7 @@ def loss_figure(run) -> Path:
         ax.plot(steps, values, label=f"{name} loss")
     ax.set(title="Training errors over time (on a logarithmic scale)", xlabel="step", ylabel="log(loss)")
     ax.legend(loc="best")
-    path = run.run.plots / "loss.png"
+    path = run.plots / "loss.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, format="png")
     return path

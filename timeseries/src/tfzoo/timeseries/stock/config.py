@@ -1,11 +1,10 @@
 """Every knob of timeseries.stock (实例73), as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
-
-NORMALISE = ("last", "zscore", "none")
 
 
 @dataclass(frozen=True)
@@ -18,13 +17,19 @@ class StockConfig:
     a training target.
     """
 
+    RANGES: ClassVar[dict] = {"input_len": (1, None), "output_len": (1, None), "test_len": (0, None),
+                              "skip_rows": (0, None), "val_fraction": (0.0, 1.0), "test_fraction": (0.0, 1.0),
+                              "stride": (1, None), "horizon": (1, None), "holdout": (0, None), "units": (1, None),
+                              "layers": (1, None), "l2": (0.0, None)}
+
     data: str = "bokeh-stocks:IBM"
     columns: tuple[str, ...] = ("close",)
     target: str = "close"
     input_len: int = 40
     output_len: int = 40
     test_len: int = 0  # the book tests on 80 -> 80 windows; 0: the training lengths
-    normalise: str = "last"  # last: each window divided by its last input value; zscore: train mean/std; none
+    # last: each window divided by its last input value; zscore: training mean/std; none: raw prices
+    normalise: Literal["last", "zscore", "none"] = "last"
     skip_rows: int = 0  # the book drops the first 1,000 rows
     val_fraction: float = 0.1
     test_fraction: float = 0.1
@@ -35,7 +40,7 @@ class StockConfig:
     layers: int = 2
     l2: float = 0.003
     go: float = 0.0
-    mode: str = "free"
+    mode: Literal["free", "teacher"] = "free"
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(steps=5000, batch_size=100, log_every=100, eval_every=500, ckpt_every=500)
     )

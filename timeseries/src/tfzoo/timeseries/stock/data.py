@@ -9,39 +9,38 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError, DataError
 from tfzoo.timeseries.data import load_series
 from tfzoo.timeseries.series import Scaler, Series
-from tfzoo.timeseries.stock.config import NORMALISE, StockConfig
+from tfzoo.timeseries.stock.config import StockConfig
 
 SPLITS = ("train", "val", "test")
 
 
-@dataclass
-class WindowData:
-    """`.dataset` of (past [L, F], future [H, 1], last target value [1, 1]), all normalised; `.size`.
+@dataclass(frozen=True)
+class Windows:
+    """The windows of one split as NumPy arrays, all normalised: past [N, L, F], future [N, H, 1], the last
+    target value [N, 1, 1]. A window's target prices are `normalised * scales[k] + offsets[k]`."""
 
-    A window's target prices are `normalised * scales[k] + offsets[k]`.
-    """
-
-    dataset: tf.data.Dataset
-    size: int
     past: np.ndarray
     future: np.ndarray
     last: np.ndarray
     origins: np.ndarray  # row index of each window's first future day
     offsets: np.ndarray
     scales: np.ndarray
-    class_names: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.past)
+
+    def split(self) -> DataSplit:
+        """What the trainer reads: (past, future, last) examples."""
+        return DataSplit(tf.data.Dataset.from_tensor_slices((self.past, self.future, self.last)), len(self))
 
 
 def check(config: StockConfig) -> None:
-    if config.normalise not in NORMALISE:
-        raise ConfigError(f"normalise={config.normalise!r}; choose one of {', '.join(NORMALISE)}")
     if config.target not in config.columns:
         raise ConfigError(f"target={config.target!r} is not among columns={','.join(config.columns)}")
-    if min(config.input_len, config.output_len, config.stride, config.horizon) < 1:
-        raise ConfigError("input_len, output_len, stride and horizon must be at least 1")
 
 
 def read(config: StockConfig, spec: str | None = None) -> Series:
@@ -81,7 +80,7 @@ def normalise_window(past: np.ndarray, norm: dict[str, Any], *, source: str = ""
     return scaler.transform(past), float(scaler.offset[t]), float(scaler.scale[t])
 
 
-def windows(config: StockConfig, series: Series, norm: dict[str, Any], split: str) -> WindowData:
+def windows(config: StockConfig, series: Series, norm: dict[str, Any], split: str) -> Windows:
     """Every window of `split` whose input and target rows all lie in that split's range."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -113,16 +112,14 @@ def windows(config: StockConfig, series: Series, norm: dict[str, Any], split: st
     if not pasts:
         raise DataError(f"{series.source}: every {split} window has a missing value")
     past, future, last = (np.asarray(a, np.float32) for a in (pasts, futures, lasts))
-    ds = tf.data.Dataset.from_tensor_slices((past, future, last))
-    return WindowData(ds, len(past), past, future, last, np.asarray(origins), np.asarray(offsets), np.asarray(scales))
+    return Windows(past, future, last, np.asarray(origins), np.asarray(offsets), np.asarray(scales))
 
 
 def guess_spec(path: str) -> str:
     """A spec for a file given to `predict`: kept if it names a reader, else ohlcv: or stock-cn: by its header."""
-    from tfzoo.timeseries.data import READERS
+    from tfzoo.timeseries.specs import names_kind
 
-    scheme = path.split(":", 1)[0]
-    if ":" in path and scheme in READERS:
+    if names_kind(path, "series"):
         return path
     file = Path(path)
     if not file.is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -33,7 +34,7 @@ class Stock(Seq2Seq):
     def data(self, config: StockConfig, split: str):
         pipeline.check(config)
         series = _series(config)
-        return pipeline.windows(config, series, pipeline.normaliser(config, series), split)
+        return pipeline.windows(config, series, pipeline.normaliser(config, series), split).split()
 
     def data_info(self, config: StockConfig, train) -> dict[str, Any]:
         series = _series(config)
@@ -46,7 +47,20 @@ class Stock(Seq2Seq):
         return {"model": build_model(units=config.units, layers=config.layers, features=len(config.columns),
                                      horizon=config.output_len, go=config.go)}
 
-    # ----- command-line hooks -------------------------------------------------------------------
+    # ----- hooks (they receive the Run) ---------------------------------------------------------------
+    def example_inputs(self, directory) -> list[str]:
+        """An OHLCV file of 120 business days (a seeded random walk) and a bundled ticker."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(0)
+        close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, 120)))
+        dates = pd.bdate_range("2020-01-01", periods=len(close)).strftime("%Y-%m-%d")
+        rows = [f"{d},{c * 0.99:.4f},{c * 1.01:.4f},{c * 0.98:.4f},{c:.4f},{1000 + k}"
+                for k, (d, c) in enumerate(zip(dates, close))]
+        path = directory / "prices.csv"
+        path.write_text("Date,Open,High,Low,Close,Volume\n" + "\n".join(rows) + "\n")
+        return [str(path), "bokeh-stocks:MSFT"]
+
     def after_evaluate(self, run, split: str, results: dict[str, Any]) -> dict[str, Any]:
         results["plots"] = self._figures(run, split)
         return results
@@ -56,15 +70,15 @@ class Stock(Seq2Seq):
 
     def _figures(self, run, split: str) -> list[str]:
         """plots/loss.png and plots/test_windows.png: 4 origins spread over the split, in price units."""
-        data = self.data(run.config, split)
-        picks = np.linspace(0, data.size - 1, min(4, data.size)).astype(int)
+        series = _series(run.config)
+        data = pipeline.windows(run.config, series, pipeline.normaliser(run.config, series), split)
+        picks = np.linspace(0, len(data) - 1, min(4, len(data))).astype(int)
         predicted, label = forecast(run.models["model"], data.past[picks], data.future[picks], mode=run.config.mode)
         t = run.info["target_index"]
-        series = _series(run.config)
         past_prices = np.stack([series.values[o - data.past.shape[1]: o, t] for o in data.origins[picks]])[..., None]
         offset, scale = data.offsets[picks][:, None, None], data.scales[picks][:, None, None]
         future, predicted = data.future[picks] * scale + offset, predicted * scale + offset
-        path = curve_figure(run.run.plots / f"{split}_windows.png", past_prices, future, predicted, label=label)
+        path = curve_figure(run.plots / f"{split}_windows.png", past_prices, future, predicted, label=label)
         return [str(loss_figure(run)), str(path)]
 
     def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
@@ -114,7 +128,7 @@ def _forecast_plot(run, series, end: int, prices, dates, truth, t: int):
     kwargs = {}
     if len(truth):
         kwargs = {"truth_times": series.times[end: end + len(truth)], "truth": truth}
-    return plot_forecast(run.run.plots / "forecast.png", times=times, observed=series.values[show:end, t],
+    return plot_forecast(run.plots / "forecast.png", times=times, observed=series.values[show:end, t],
                          forecast_times=dates if np.issubdtype(times.dtype, np.datetime64) else dates,
                          forecast_mean=prices, names=[run.config.target],
                          title=f"{run.config.target}: {len(prices)}-day forecast", **kwargs)

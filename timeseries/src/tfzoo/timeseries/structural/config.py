@@ -1,11 +1,10 @@
 """Every knob of timeseries.structural, as a frozen dataclass (defaults: spec §7.3)."""
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
-
-EXAMPLES = ("default", "changepoint")
 
 
 @dataclass(frozen=True)
@@ -16,14 +15,18 @@ class StructuralConfig:
     column at 1899 (the Aswan dam), a local level and a learned level shift where the column is > 0.
     """
 
-    example: str = "default"  # default | changepoint
+    RANGES: ClassVar[dict] = {"test_size": (0, None), "horizon": (1, None), "season_length": (0, None),
+                              "cycle_num_latent_values": (1, None), "autoregressive_order": (0, None),
+                              "moving_average_order": (0, None)}
+
+    example: Literal["default", "changepoint"] = "default"
     data: str = "sm:co2"
     columns: str = ""
-    transform: str = "none"  # none | log | logdiff
+    transform: Literal["none", "log", "logdiff"] = "none"
     test_size: int = 52  # chronological holdout tail for `tfzoo evaluate`
     horizon: int = 104  # steps `tfzoo predict` forecasts
     season_length: int = 0  # MASE's m; 0 = the series' own (52 for weekly co2)
-    level: str = "local_linear_trend"  # local_linear_trend | local_level | none
+    level: Literal["local_linear_trend", "local_level", "none"] = "local_linear_trend"
     periodicities: tuple[float, ...] = (52.18,)
     cycle_num_latent_values: int = 11
     autoregressive_order: int = 1

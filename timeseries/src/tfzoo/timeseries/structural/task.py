@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tfzoo.common.errors import ConfigError
-from tfzoo.timeseries.structural.config import EXAMPLES, StructuralConfig
+from tfzoo.timeseries.structural.config import StructuralConfig
 from tfzoo.timeseries.tfts import io
 from tfzoo.timeseries.tfts.structural import StructuralEnsembleRegressor
 from tfzoo.timeseries.tfts.tasks import ForecastTask, Prepared, load_prepared
@@ -18,8 +18,6 @@ CHANGEPOINT = "is_changepoint"
 
 def resolved(config: StructuralConfig) -> StructuralConfig:
     """The settings an example implies (the changepoint example replaces the CO2 defaults)."""
-    if config.example not in EXAMPLES:
-        raise ConfigError(f"example={config.example!r}; choose one of {', '.join(EXAMPLES)}")
     if config.example == "default":
         return config
     data = "sm:nile" if config.data == StructuralConfig.data else config.data
@@ -32,7 +30,9 @@ class Structural(ForecastTask):
     name = "timeseries.structural"
     config_class = StructuralConfig
     description = "TFTS-style structural ensemble (level/trend, cycles, ARMA) with an exact Kalman filter"
-    data_specs = ("sm:co2 (default; weekly, 59 missing)", "sm:nile (--set example=changepoint)", "csv:FILE")
+    data_specs = ("sm:co2 (default; weekly, 59 missing)", "sm:nile (--set example=changepoint)", "series:FILE")
+    multi_replica = ("fits the likelihood of one whole series per step, which cannot be split over replicas; "
+                     "train it with --strategy default")
 
     def build_estimator(self, config: StructuralConfig, info: dict[str, Any]) -> StructuralEnsembleRegressor:
         config = resolved(config)
@@ -57,9 +57,9 @@ class Structural(ForecastTask):
             self._prepared_key = key
         return self._prepared
 
-    def load_for_predict(self, config: StructuralConfig, extra_rows) -> Prepared:
+    def load_for_predict(self, config: StructuralConfig, extra_rows, extra_where=None) -> Prepared:
         config = resolved(config)
-        return self.with_changepoints(config, load_prepared(config, extra_rows))
+        return self.with_changepoints(config, load_prepared(config, extra_rows, extra_where))
 
     def with_changepoints(self, config: StructuralConfig, prepared: Prepared) -> Prepared:
         """Add the `is_changepoint` column (1 in `changepoint_year`) for the changepoint example."""

@@ -1,6 +1,7 @@
 """Every knob of timeseries.temperature (seed 003), as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
@@ -13,6 +14,8 @@ class TemperatureConfig:
     Stateful training needs `train.batch_size == window` (sample j of batch k+1 then continues
     sample j of batch k). `train.steps = 0` means `epochs` passes over the training windows.
     """
+
+    RANGES: ClassVar[dict] = {"window": (1, None), "units": (1, None), "epochs": (0, None), "predict_steps": (1, None)}
 
     data: str = "sm:elnino"
     column: str = ""  # "" takes the first value column

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError, DataError
 from tfzoo.timeseries.data import load_series
 from tfzoo.timeseries.series import Scaler, Series, split_point
@@ -23,20 +24,26 @@ from tfzoo.timeseries.temperature.config import TemperatureConfig
 SPLITS = ("train", "val", "test")
 
 
-@dataclass
-class WindowData:
-    """`.dataset` of (window [W, 1], next value [1], weight, batch position); `.size`; the arrays behind it."""
+@dataclass(frozen=True)
+class Windows:
+    """The windows of one split in batch order: (window [W, 1], next value [1], weight, batch position)
+    examples, and `starts`, each window's first series index (-1 for padding)."""
 
-    dataset: tf.data.Dataset
-    size: int
-    starts: np.ndarray  # series index of each window's first value (-1 for padding)
+    x: np.ndarray
+    y: np.ndarray
     weights: np.ndarray
-    class_names: tuple[str, ...] = ()
+    position: np.ndarray
+    starts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def split(self) -> DataSplit:
+        """What the trainer reads."""
+        return DataSplit(tf.data.Dataset.from_tensor_slices((self.x, self.y, self.weights, self.position)), len(self))
 
 
 def check(config: TemperatureConfig) -> None:
-    if config.window < 1 or config.units < 1:
-        raise ConfigError(f"window={config.window}, units={config.units}; both must be at least 1")
     if config.stateful and config.train.batch_size != config.window:
         raise ConfigError(
             f"train.batch_size={config.train.batch_size} but window={config.window}: a stateful LSTM over stride-1 "
@@ -51,7 +58,7 @@ def read(spec: str, column: str) -> Series:
     series = series.select([name])
     if np.isnan(series.values).any():
         bad = int(np.flatnonzero(np.isnan(series.values[:, 0]))[0])
-        raise DataError(f"{series.source}: value {bad + 1} ({series.times[bad]}) is missing; "
+        raise DataError(f"{series.where(bad)}: the value at {str(series.times[bad])[:10]} is missing; "
                         "the stateful LSTM needs a gap-free series")
     return series
 
@@ -63,8 +70,8 @@ def prepared(config: TemperatureConfig) -> dict[str, Any]:
     values = series.values[:, 0].astype(np.float64)
     if config.log:
         if np.any(values <= 0):
-            raise DataError(f"{series.source}: log=true needs positive values; value {int(np.argmin(values)) + 1} is "
-                            f"{values.min()}")
+            bad = int(np.argmin(values))
+            raise DataError(f"{series.where(bad)}: log=true needs positive values; found {values[bad]:g}")
         values = np.log(values)
     boundary = split_point(len(values), test_fraction=config.val_fraction)
     if boundary - config.window < config.train.batch_size:
@@ -85,7 +92,7 @@ def untransform(config: TemperatureConfig, values):
     return np.exp(values) if config.log else values
 
 
-def windows(config: TemperatureConfig, split: str) -> WindowData:
+def windows(config: TemperatureConfig, split: str) -> Windows:
     """train: windows whose targets lie in the training range, trimmed at the start to whole batches.
 
     val/test: every window from the same batch phase on (the warm-up, weight 0), those starting
@@ -108,5 +115,4 @@ def windows(config: TemperatureConfig, split: str) -> WindowData:
     x = np.stack([z[s: s + w] if s >= 0 else np.zeros(w, np.float32) for s in starts])[..., None]
     y = np.array([z[s + w] if s >= 0 else 0.0 for s in starts], np.float32)[:, None]
     position = (np.arange(len(starts)) // b).astype(np.int64)
-    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y, weights, position))
-    return WindowData(ds, len(starts), starts, weights)
+    return Windows(x.astype(np.float32), y, weights, position, starts)

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tfzoo.common.carry import carried_state, refuse_multi_replica
 from tfzoo.common.errors import ConfigError
-from tfzoo.common.task import Stage, Task
+from tfzoo.common.task import Stage, Task, TrainState
 from tfzoo.timeseries.series import Scaler
 from tfzoo.timeseries.temperature import data as pipeline
 from tfzoo.timeseries.temperature.config import TemperatureConfig
@@ -24,9 +24,12 @@ class Temperature(Task):
     description = "stateful LSTM(8) + Dense(1): next monthly value from windows of 20 (El Nino SST by default)"
     data_specs = ("sm:elnino (default)", "gcag:FILE", "csv:FILE?time=&columns=", "any single series spec")
     monitor = "loss"
+    # The reason common.carry.refuse_multi_replica gives a user who asks for --strategy mirrored anyway.
+    multi_replica = ("stateful: its batches must arrive in order on one replica; train it with --strategy default "
+                     "(or set stateful=false)")
 
     def data(self, config: TemperatureConfig, split: str):
-        return pipeline.windows(config, split)
+        return pipeline.windows(config, split).split()
 
     def data_info(self, config: TemperatureConfig, train) -> dict[str, Any]:
         p = pipeline.prepared(config)
@@ -38,29 +41,26 @@ class Temperature(Task):
     def stages(self, config: TemperatureConfig) -> list[Stage]:
         steps = config.train.steps
         if not steps:
-            steps = config.epochs * (pipeline.windows(config, "train").size // config.train.batch_size)
+            steps = config.epochs * (len(pipeline.windows(config, "train")) // config.train.batch_size)
         if steps <= 0:
             raise ConfigError(f"train.steps={config.train.steps} and epochs={config.epochs}; one must be > 0")
         return [Stage(name="all", steps=steps)]
 
     def build_models(self, config: TemperatureConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
         if config.stateful:
-            refuse_multi_replica(self.name)
+            refuse_multi_replica(self.name)  # the error a user who asks for --strategy mirrored sees
         return {"model": build_model(config)}
 
     # ----- steps -------------------------------------------------------------------------------
-    def train_step(self, state, batch):
+    def compute_loss(self, state: TrainState, batch) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
         x, y, weight, position = batch
-        model, optimizer = state.models["model"], state.optimizers["model"]
+        model = state.models["model"]
         carry = carried_state(model)
         if carry is not None:
+            # Under the tape, but the carried states are not trainable: no gradient flows through them.
             carry.before_train(position[0])
-        with tf.GradientTape() as tape:
-            per_example = tf.reduce_mean(tf.square(model(x, training=True) - y), axis=-1) * weight
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=state.global_batch_size)
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return {"loss": loss}
+        per_example = tf.reduce_mean(tf.square(model(x, training=True) - y), axis=-1) * weight
+        return state.average(per_example), {}
 
     def metrics(self, config, info) -> dict[str, keras.metrics.Metric]:
         return {"loss": keras.metrics.Mean(name="loss")}
@@ -74,26 +74,40 @@ class Temperature(Task):
         metrics["loss"].update_state(tf.reduce_mean(tf.square(model(x, training=False) - y), axis=-1),
                                      sample_weight=weight)
 
-    # ----- command-line hooks --------------------------------------------------------------------
+    # ----- hooks (they receive the Run) ----------------------------------------------------------
+    def example_inputs(self, directory) -> list[str]:
+        """The run's own series (`default`) and a 60-month series file (`series:FILE`)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        months = [f"{1950 + k // 12}-{k % 12 + 1:02d}-01" for k in range(60)]
+        rows = [f"{m},{24 + 2 * np.sin(2 * np.pi * k / 12):.3f}" for k, m in enumerate(months)]
+        path = directory / "sst.csv"
+        path.write_text("date,sst\n" + "\n".join(rows) + "\n")
+        return ["default", f"series:{path}"]
+
     def after_evaluate(self, run, split: str, results: dict[str, Any]) -> dict[str, Any]:
         """Errors in the series' units beside persistence and seasonal naive, and the prediction plots."""
         scored = one_step(run.models["model"], run.config, "val" if split != "train" else "train")
         results.update(baseline_errors(scored, season=run.info["season_length"]))
-        results["plots"] = self.visualise(run, run.config)
+        # The figures reuse this pass over its split (each pass walks the whole series through the RNN).
+        results["plots"] = self._figures(run, run.config, {"val" if split != "train" else "train": scored})
         return results
 
     def visualise(self, run, config: TemperatureConfig) -> list[str]:
+        return self._figures(run, config, {})
+
+    def _figures(self, run, config: TemperatureConfig, done: dict[str, Any]) -> list[str]:
         paths = []
         for split in ("train", "val"):
-            scored = one_step(run.models["model"], config, split)
-            paths.append(str(prediction_figure(run.run.plots / f"{split}_predictions.png", scored, split=split,
+            scored = done[split] if split in done else one_step(run.models["model"], config, split)
+            paths.append(str(prediction_figure(run.plots / f"{split}_predictions.png", scored, split=split,
                                                unit=run.info["column"])))
         return paths
 
     def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
         """Continue each series `predict_steps` values on the model's own outputs.
 
-        An input is a series spec (`sm:elnino`, `gcag:FILE`, `csv:FILE?columns=x`) or `default` for the
+        An input is a series spec (`sm:elnino`, `gcag:FILE`, `series:FILE?columns=x`) or `default` for the
         run's data; the model warms up on the whole series first.
         """
         config = run.config
@@ -142,7 +156,7 @@ def one_step(model: keras.Model, config: TemperatureConfig, split: str, *, all_t
     data = pipeline.windows(config, split)
     carry = carried_state(model)
     predictions = []
-    for x, _, _, position in data.dataset.batch(config.train.batch_size):
+    for x, _, _, position in data.split().dataset.batch(config.train.batch_size):
         if carry is not None:
             carry.before_eval(position[0])
         predictions.append(np.asarray(model(x, training=False))[:, 0])

@@ -41,8 +41,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfzoo.common.data import DataSplit
 from tfzoo.common.errors import ConfigError, DataError, UserError
-from tfzoo.common.optim import OptimConfig, build_optimizer, clip_gradients
+from tfzoo.common.optim import OptimConfig, build_optimizer
 from tfzoo.common.task import Task, TrainState
 from tfzoo.common.train import TrainConfig
 from tfzoo.timeseries.tfts import io
@@ -511,14 +512,7 @@ class EstimatorRunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
 
 
-@dataclass
-class _Examples:
-    dataset: tf.data.Dataset
-    size: int
-    class_names: tuple = ()
-
-
-def estimator_examples(estimator: Estimator, data: dict[str, np.ndarray], window_size: int) -> _Examples:
+def estimator_examples(estimator: Estimator, data: dict[str, np.ndarray], window_size: int) -> DataSplit:
     """The unbatched training examples: every window of `window_size` (or the whole series as one)."""
     if window_size:
         arrays = io.window_arrays(data, window_size, estimator.exogenous_features, source=estimator._source,
@@ -526,22 +520,18 @@ def estimator_examples(estimator: Estimator, data: dict[str, np.ndarray], window
     else:
         arrays = {k: v[None] for k, v in io.batch_arrays(data, estimator.exogenous_features,
                                                          source=estimator._source, dtype=estimator.dtype).items()}
-    return _Examples(tf.data.Dataset.from_tensor_slices(arrays), len(arrays[io.TIMES]))
+    return DataSplit(tf.data.Dataset.from_tensor_slices(arrays), len(arrays[io.TIMES]))
 
 
-def estimator_train_step(estimator: Estimator, state: TrainState, batch: dict[str, tf.Tensor],
-                         clip_norm: float) -> dict[str, tf.Tensor]:
-    """One optimiser step on the estimator's training loss (shared by EstimatorTask and the CLI tasks)."""
-    model = state.models["model"]
-    optimizer = state.optimizers["model"]
+def estimator_loss(estimator: Estimator, batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """This replica's share of the estimator's training loss (shared by EstimatorTask and the CLI tasks).
+
+    `TrainState.minimize` differentiates, clips at `optim.clip_norm` and applies it. The loss may be
+    float64 (the Kalman likelihood); the logged "loss" stays float32, as the trainer has always logged it.
+    """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    with tf.GradientTape() as tape:
-        loss = estimator._training_loss(batch, True)
-        scaled = loss / replicas
-    variables = model.trainable_variables
-    grads = clip_gradients(tape.gradient(scaled, variables), clip_norm)
-    optimizer.apply_gradients(zip(grads, variables))
-    return {"loss": tf.cast(scaled, tf.float32)}
+    scaled = estimator._training_loss(batch, True) / replicas
+    return scaled, {"loss": tf.cast(scaled, tf.float32)}
 
 
 class EstimatorTask(Task):
@@ -581,8 +571,8 @@ class EstimatorTask(Task):
         # A fresh copy each time: the trainer builds and restores the slots from the checkpoint.
         return {"model": optimizer.__class__.from_config(optimizer.get_config())}
 
-    def train_step(self, state: TrainState, batch: Any) -> dict[str, tf.Tensor]:
-        return estimator_train_step(self.estimator, state, batch, state.config.optim.clip_norm)
+    def compute_loss(self, state: TrainState, batch: Any) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        return estimator_loss(self.estimator, batch)
 
     def metrics(self, config, info):
         return {}

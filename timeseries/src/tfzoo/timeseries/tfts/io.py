@@ -170,7 +170,7 @@ class CSVReader:
         cells: list[list[str]] = [[] for _ in range(width)]
         for line, row in rows:
             if len(row) != width:
-                raise DataError(f"{self.path}, line {line}: {len(row)} columns; expected {width} "
+                raise DataError(f"{self.path}:{line}: {len(row)} columns; expected {width} "
                                 f"({','.join(self.column_names)})")
             for i, cell in enumerate(row):
                 cells[i].append(cell.strip())
@@ -196,13 +196,16 @@ class CSVReader:
         for k, cell in enumerate(cells):
             if cell == "" or cell.lower() in ("nan", "na"):
                 if not allow_missing:
-                    raise DataError(f"{self.path}, line {lines[k]}: empty {name}; every row needs a time")
+                    raise DataError(f"{self.path}:{lines[k]}: empty {name}; every row needs a time")
                 out[k] = np.nan
                 continue
             try:
                 out[k] = float(cell)
             except ValueError:
-                raise DataError(f"{self.path}, line {lines[k]}: {name} {cell!r} is not a number") from None
+                raise DataError(f"{self.path}:{lines[k]}: {name} {cell!r} is not a number") from None
+            if np.isinf(out[k]):
+                raise DataError(f"{self.path}:{lines[k]}: {name} {cell!r} is not finite; expected a number "
+                                "(or empty / NaN for missing)")
         return out
 
 
@@ -244,18 +247,19 @@ class SeriesReader(NumpyReader):
 
 
 def check_times(times: np.ndarray, *, source: str, lines: list[int] | None = None) -> None:
-    """Times must be finite, ascending and unique; the error names the first offending line or row."""
+    """Times must be finite, ascending and unique; the error names the first offending file line (1-based), or the
+    0-based row of arrays."""
     bad = np.flatnonzero(~np.isfinite(times))
     if len(bad):
-        where = f"line {lines[bad[0]]}" if lines else f"row {bad[0]}"
-        raise DataError(f"{source}, {where}: time is not a finite number")
+        where = f"{source}:{lines[bad[0]]}" if lines else f"{source}, row {bad[0]}"
+        raise DataError(f"{where}: time is not a finite number")
     diffs = np.diff(times)
     wrong = np.flatnonzero(diffs <= 0)
     if len(wrong):
         k = wrong[0] + 1
-        where = f"line {lines[k]}" if lines else f"row {k}"
+        where = f"{source}:{lines[k]}" if lines else f"{source}, row {k}"
         what = "duplicate" if diffs[wrong[0]] == 0 else "unsorted"
-        raise DataError(f"{source}, {where}: {what} time {times[k]:g} after {times[k - 1]:g}; "
+        raise DataError(f"{where}: {what} time {times[k]:g} after {times[k - 1]:g}; "
                         "times must be unique and ascending")
 
 

@@ -50,15 +50,25 @@ __all__ = [
 
 
 # ----- the estimator -------------------------------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="tfzoo_timeseries")
 class _Holder(keras.Model):
-    """The Keras model the estimator base trains and checkpoints: it only holds the StructuralModel."""
+    """The Keras model the estimator base trains and checkpoints: it only holds the StructuralModel
+    (a `.keras` file of it holds the fitted parameters; the filter itself is the estimator's)."""
 
-    def __init__(self, structural: StructuralModel) -> None:
-        super().__init__(name="structural_ensemble")
+    def __init__(self, structural: StructuralModel, **kwargs: Any) -> None:
+        super().__init__(name=kwargs.pop("name", "structural_ensemble"), **kwargs)
         self.structural = structural
 
     def call(self, inputs):
         return inputs
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "structural": keras.saving.serialize_keras_object(self.structural)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> _Holder:
+        config = dict(config)
+        return cls(keras.saving.deserialize_keras_object(config.pop("structural")), **config)
 
 
 class StructuralEnsembleRegressor(Estimator):

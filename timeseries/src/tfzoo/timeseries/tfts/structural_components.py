@@ -124,6 +124,13 @@ class StructuralComponents(keras.layers.Layer):
         self.shift = weight("update_level_shift", (f, self.num_update)) if self.num_update else None
         self.built = True
 
+    def get_config(self) -> dict:
+        """The constructor arguments, so a `.keras` file of the estimator's model rebuilds the layer."""
+        return {"name": self.name, "num_features": self.num_features, "periodicities": list(self.periodicities),
+                "level": self.level, "cycle_num_latent_values": list(self.latent),
+                "moving_average_order": self.q, "autoregressive_order": self.p, "num_exogenous": self.num_exogenous,
+                "num_update": self.num_update, "initial_variance": self.initial_variance}
+
     # ----- parameters --------------------------------------------------------------------------------------------
     def observation_cov(self) -> tf.Tensor:
         """H = L L' on the standardised scale."""

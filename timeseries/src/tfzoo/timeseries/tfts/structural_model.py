@@ -29,6 +29,7 @@ COMPILE_FROM = 300
 JIT_WORK = 20_000
 
 
+@keras.saving.register_keras_serializable(package="tfzoo_timeseries")
 class StructuralModel(StructuralStateSpace):
     """A structural time-series model in state-space form with its parameters as float64 variables.
 

@@ -22,9 +22,7 @@ import tensorflow as tf
 from tfzoo.common.errors import ConfigError, DataError
 from tfzoo.common.task import Task, TrainState
 from tfzoo.timeseries.tfts import io
-from tfzoo.timeseries.tfts.estimator import Estimator, estimator_examples, estimator_train_step
-
-TRANSFORMS = ("none", "log", "logdiff")
+from tfzoo.timeseries.tfts.estimator import Estimator, estimator_examples, estimator_loss
 
 
 @dataclass
@@ -39,22 +37,24 @@ class Prepared:
     season_length: int
 
 
-def load_prepared(config: Any, extra_rows: np.ndarray | None = None) -> Prepared:
-    """Load `config.data`, select `config.columns`, append `extra_rows` (original units) and transform."""
+def load_prepared(config: Any, extra_rows: np.ndarray | None = None, extra_where: list[str] | None = None) -> Prepared:
+    """Load `config.data`, select `config.columns`, append `extra_rows` (original units; `extra_where` names
+    their file lines for errors) and transform."""
     from tfzoo.timeseries.data import load_series
 
     series = load_series(config.data)
     columns = tuple(c for c in str(config.columns).split(",") if c.strip())
-    if columns:
-        series = series.select(tuple(c.strip() for c in columns))
+    series = series.select(tuple(c.strip() for c in columns) if columns else series.names)  # refuses empty columns
     values = np.asarray(series.values, np.float64)
     dates = np.asarray(series.times)
     exogenous = {k: np.asarray(v) for k, v in series.exogenous.items()}
+    where = [series.where(i) for i in range(len(series))]
     if extra_rows is not None and len(extra_rows):
         values = np.concatenate([values, extra_rows], 0)
         dates = np.concatenate([dates, future_dates(dates, series.freq, len(extra_rows))])
         exogenous = {k: np.concatenate([v, np.repeat(v[-1:], len(extra_rows))]) for k, v in exogenous.items()}
-    model_values = transform(values, config.transform, source=series.source)
+        where += list(extra_where or [f"continuation row {k + 1}" for k in range(len(extra_rows))])
+    model_values = transform(values, config.transform, where=where)
     drop = len(values) - len(model_values)  # logdiff loses the first row
     data = {io.TIMES: np.arange(len(model_values), dtype=np.float64), io.VALUES: model_values.astype(np.float32)}
     data.update({k: v[drop:] for k, v in exogenous.items()})
@@ -63,15 +63,16 @@ def load_prepared(config: Any, extra_rows: np.ndarray | None = None) -> Prepared
                     freq=series.freq, season_length=season)
 
 
-def transform(values: np.ndarray, kind: str, *, source: str = "") -> np.ndarray:
-    """`none`, `log` (values must be > 0) or `logdiff` (log, then first differences)."""
-    if kind not in TRANSFORMS:
-        raise ConfigError(f"transform={kind!r}; choose one of {', '.join(TRANSFORMS)}")
+def transform(values: np.ndarray, kind: str, *, where: list[str]) -> np.ndarray:
+    """`none`, `log` (values must be > 0) or `logdiff` (log, then first differences).
+
+    `where[i]` names row i for errors: its file and 1-based line (`Series.where`).
+    """
     if kind == "none":
         return values
     bad = np.flatnonzero(np.isfinite(values).ravel() & (values.ravel() <= 0))
     if len(bad):
-        raise DataError(f"{source}: row {bad[0] // values.shape[1]} holds {values.ravel()[bad[0]]:g}; "
+        raise DataError(f"{where[bad[0] // values.shape[1]]}: a value of {values.ravel()[bad[0]]:g}; "
                         f"transform={kind} needs positive values (use --set transform=none)")
     logged = np.log(values)
     return logged if kind == "log" else np.diff(logged, axis=0)
@@ -120,9 +121,10 @@ class ForecastTask(Task):
         """Fit data-dependent constants (input scaling) on the training part before training."""
         estimator._prepare(train)
 
-    def load_for_predict(self, config: Any, extra_rows: np.ndarray | None) -> Prepared:
-        """The whole series (plus a continuation) as `predict` filters it."""
-        return load_prepared(config, extra_rows)
+    def load_for_predict(self, config: Any, extra_rows: np.ndarray | None,
+                         extra_where: list[str] | None = None) -> Prepared:
+        """The whole series (plus a continuation, whose file lines `extra_where` names) as `predict` filters it."""
+        return load_prepared(config, extra_rows, extra_where)
 
     def future_exogenous(self, config: Any, steps: int) -> dict[str, np.ndarray]:
         """Exogenous values for the forecast steps of `tfzoo predict` (none by default)."""
@@ -197,9 +199,8 @@ class ForecastTask(Task):
         estimator._train_data = train
         return {"model": estimator.model}
 
-    def train_step(self, state: TrainState, batch: Any) -> dict[str, tf.Tensor]:
-        return estimator_train_step(self.estimator(state.config, state.info), state, batch,
-                                    state.config.optim.clip_norm)
+    def compute_loss(self, state: TrainState, batch: Any) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        return estimator_loss(self.estimator(state.config, state.info), batch)
 
     def metrics(self, config: Any, info: dict[str, Any]) -> dict[str, keras.metrics.Metric]:
         return {"loss": keras.metrics.Mean(name="loss")}
@@ -255,7 +256,7 @@ class ForecastTask(Task):
             results["holdout"]["units"] = self.units_note
         _, low, high = self.to_original(config, forecast.mean, forecast.std, 1.0)
         path = plot_forecast(
-            Path(run.run.plots) / "holdout.png", times=prepared.dates[:cut], observed=insample,
+            run.plots / "holdout.png", times=prepared.dates[:cut], observed=insample,
             fit_mean=self.to_original(config, fit.mean, np.zeros_like(fit.mean))[0],
             forecast_times=prepared.dates[cut:], forecast_mean=point, forecast_std=(high - low) / 2.0,
             truth_times=prepared.dates[cut:], truth=truth, train_end=prepared.dates[cut - 1],
@@ -280,8 +281,9 @@ class ForecastTask(Task):
         config = self.resolve(run.config)
         results = []
         for k, source in enumerate(inputs or ["-"]):
-            extra = None if source in ("-", "", "none") else read_continuation(source, info["num_features"])
-            prepared = self.load_for_predict(config, extra)
+            extra, lines = (None, None) if source in ("-", "", "none") else read_continuation(source,
+                                                                                              info["num_features"])
+            prepared = self.load_for_predict(config, extra, lines and [f"{source}:{line}" for line in lines])
             fit = estimator._evaluate_arrays(prepared.data)
             forecast = estimator.predict(config.horizon, state=fit.state,
                                          exogenous=self.future_exogenous(config, config.horizon))
@@ -291,7 +293,7 @@ class ForecastTask(Task):
             observed = self.truth_scale(config, prepared)
             suffix = "" if k == 0 else f"-{k}"
             plot = plot_forecast(
-                Path(run.run.plots) / f"forecast{suffix}.png", times=prepared.dates, observed=observed,
+                run.plots / f"forecast{suffix}.png", times=prepared.dates, observed=observed,
                 forecast_times=dates, forecast_mean=point, forecast_std=(high - low) / 2.0,
                 train_end=prepared.dates[-1], names=prepared.names,
                 changepoints=self.changepoints(config, prepared),
@@ -307,20 +309,21 @@ class ForecastTask(Task):
                 "units": self.units_note or ("original" if config.transform in ("none", "log") else config.transform),
                 "plot": str(plot),
             }
-            out = Path(run.run.path) / f"forecast{suffix}.json"
+            out = run.path / f"forecast{suffix}.json"
             out.write_text(json.dumps(result, indent=1) + "\n")
             result["json"] = str(out)
             results.append(result)
         return results
 
 
-def read_continuation(path: str, num_features: int) -> np.ndarray:
-    """Rows of F values (original units) from a CSV; a header and a leading date column are skipped."""
+def read_continuation(path: str, num_features: int) -> tuple[np.ndarray, list[int]]:
+    """Rows of F values (original units) from a CSV and their 1-based file lines; a header and a leading
+    date column are skipped. Empty and NaN cells are missing; `inf` is a DataError."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{path}: file not found (expected a CSV continuation with {num_features} value columns, "
                         "or '-' to forecast after the data)")
-    rows = []
+    rows, lines = [], []
     with file.open(newline="", encoding="utf-8") as handle:
         for line, row in enumerate(csv.reader(handle), start=1):
             cells = [c.strip() for c in row]
@@ -329,17 +332,22 @@ def read_continuation(path: str, num_features: int) -> np.ndarray:
             if len(cells) == num_features + 1:
                 cells = cells[1:]  # a date or time column
             if len(cells) != num_features:
-                raise DataError(f"{path}, line {line}: {len(cells)} columns; expected {num_features} values "
+                raise DataError(f"{path}:{line}: {len(cells)} columns; expected {num_features} values "
                                 "(optionally after a date column)")
             try:
-                rows.append([float(c) if c else np.nan for c in cells])
+                row = [float(c) if c else np.nan for c in cells]
             except ValueError:
                 if line == 1 and not rows:
                     continue  # a header
-                raise DataError(f"{path}, line {line}: {cells} are not numbers") from None
+                raise DataError(f"{path}:{line}: {cells} are not numbers") from None
+            if np.isinf(row).any():
+                raise DataError(f"{path}:{line}: {cells} holds an infinite value; expected finite numbers "
+                                "(or empty for missing)")
+            rows.append(row)
+            lines.append(line)
     if not rows:
         raise DataError(f"{path}: no rows of values")
-    return np.asarray(rows, np.float64)
+    return np.asarray(rows, np.float64), lines
 
 
 def _time_text(value: Any) -> Any:
