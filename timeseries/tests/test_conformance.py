@@ -137,6 +137,19 @@ def _ar(run, evaluation, inputs):
     assert code == 0, err
     serve = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
     assert {"mean", "covariance"} <= set(serve.structured_outputs)
+    # The manifest carries the transform and the filter state at the end of the data: serving from that
+    # state gives the forecast `tfzoo predict RUN` gives.
+    manifest = json.loads((run / "export" / "manifest.json").read_text())
+    assert manifest["transform"] in ("none", "log", "logdiff") and manifest["last_state"]
+    state = {k: tf.constant(v, serve.structured_input_signature[1][k].dtype) for k, v in manifest["last_state"].items()}
+    times = tf.constant(manifest["last_time"] + np.arange(1, 13), tf.float64)
+    exogenous = tf.zeros([12, serve.structured_input_signature[1]["exogenous"].shape[-1]],
+                         serve.structured_input_signature[1]["exogenous"].dtype)
+    mean = serve(**state, times=times, exogenous=exogenous)["mean"].numpy()
+    mean = np.exp(mean) if manifest["transform"] == "log" else mean
+    after_data = np.asarray(_predict(run, "-")[0]["mean"])  # the trained run, after the data
+    if manifest["transform"] != "logdiff":
+        np.testing.assert_allclose(mean.reshape(after_data.shape), after_data, rtol=1e-4)
 
 
 def _lstm(run, evaluation, inputs):

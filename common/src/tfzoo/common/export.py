@@ -55,7 +55,9 @@ def export(run: Any, *, fmt: str = "savedmodel", models: tuple[str, ...] | None 
         module = tf.Module()
         module.models = dict(chosen)
         if names == default:
-            signatures = {"serving_default": run.task.serving_function(run.config, run.models, run.info)}
+            served = run.task.serving_function(run.config, run.models, run.info)
+            # A task may serve several signatures (a forecaster's predict and filter continuations).
+            signatures = dict(served) if isinstance(served, dict) else {"serving_default": served}
         else:
             signatures = {("serving_default" if len(names) == 1 else name): model_signature(model)
                           for name, model in chosen.items()}
@@ -68,6 +70,7 @@ def export(run: Any, *, fmt: str = "savedmodel", models: tuple[str, ...] | None 
         extra["serving"] = {name: _describe_signature(fn) for name, fn in signatures.items()}
         if fmt == "tflite":
             path, extra["tflite"] = _tflite(next(iter(chosen.values())), out / f"{names[0]}.tflite")
+    extra.update(run.task.export_manifest(run))
     _write_manifest(run, out, chosen, extra)
     return path
 

@@ -248,11 +248,17 @@ class Task:
         """Write task-specific figures; returns the paths written."""
         return []
 
+    def export_manifest(self, run: Any) -> dict[str, Any]:
+        """Facts a served model needs beside its signature, added to export/manifest.json (a forecaster's
+        transform and its state at the end of the data)."""
+        return {}
+
     def serving_function(
         self, config: Any, models: dict[str, keras.Model], info: dict[str, Any]
     ) -> tf.types.experimental.GenericFunction:
-        """A `tf.function` with an input signature over raw inputs, for the SavedModel; by default the
-        first exported model over its own Keras inputs."""
+        """A `tf.function` with an input signature over raw inputs, for the SavedModel (or a dict of them
+        by signature name, one of them "serving_default"); by default the first exported model over its
+        own Keras inputs."""
         from tfzoo.common.export import model_signature
 
         return model_signature(models[self.export_models[0]])

@@ -210,8 +210,20 @@ class ForecastTask(Task):
         metrics["loss"].update_state(self.estimator(state.config, state.info)._training_loss(window, False))
 
     def serving_function(self, config: Any, models: dict[str, keras.Model], info: dict[str, Any]):
-        """`tfzoo export RUN`: the estimator's `predict_continuation` (flat `state_*`, times, exogenous)."""
-        return self.estimator(config, info).signatures()["predict_continuation"]
+        """`tfzoo export RUN`: `predict_continuation` (flat `state_*`, times, exogenous; the default) and
+        `filter_continuation` (state_*, times, values, exogenous -> state_*)."""
+        signatures = self.estimator(config, info).signatures()
+        return {"serving_default": signatures["predict_continuation"], **signatures}
+
+    def export_manifest(self, run: Any) -> dict[str, Any]:
+        """The transform the values went through and the filter state at the end of the data, so a served
+        forecast starts where `tfzoo predict RUN -` does: pass `state_*` from here and the next times."""
+        config = self.resolve(run.config)
+        prepared = self.load_for_predict(config, None, None)
+        fit = self.estimator(run.config, run.info)._evaluate_arrays(prepared.data)
+        return {"transform": config.transform,
+                "last_time": float(np.asarray(prepared.data[io.TIMES])[-1]),
+                "last_state": {f"state_{k}": np.asarray(v).tolist() for k, v in fit.state.items()}}
 
     # ----- evaluate: holdout forecast --------------------------------------------------------------------
     def to_original(self, config: Any, mean: np.ndarray, std: np.ndarray, z: float = 0.0) -> tuple:
