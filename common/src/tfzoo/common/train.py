@@ -374,7 +374,7 @@ class Trainer:
         """Yield (step, stage, values) for one-process and mirrored/multi-worker strategies."""
         step = start
         while step < total:
-            stage = self.state.stage = self.state.extras["stage"] = _stage_at(stages, step)
+            stage = self.state.stage = _stage_at(stages, step)
             train_fn = self._make_train_fn()  # one trace per stage: steps may branch on it
             for batch in self._train_batches(train, step):
                 out = train_fn(batch)
@@ -414,7 +414,7 @@ class Trainer:
         for step in range(start + 1, total + 1):
             if _stage_at(stages, step - 1) is not stage:
                 coordinator.join()
-                stage = self.state.stage = self.state.extras["stage"] = _stage_at(stages, step - 1)
+                stage = self.state.stage = _stage_at(stages, step - 1)
                 worker_fn = self._make_worker_fn()
             out = coordinator.schedule(worker_fn, args=(iterator,))
             if step == total or self._stop_signal or any(step % n == 0 for n in every):
