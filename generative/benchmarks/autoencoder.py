@@ -60,7 +60,7 @@ def _autoencoders(base, tmp: Path, quick: bool) -> list[str]:
         if train is None:
             train, _ = pipeline.load_arrays(config, trainer.info, "train")
             test, _ = pipeline.load_arrays(config, trainer.info, "test")
-        model = trainer.models["model"]
+        model = trainer.run.models["model"]
         out = np.asarray(model.predict(test, verbose=0))
         mse = float(np.mean((out - test) ** 2))
         code = int(np.prod(encoder(model).output.shape[1:]))

@@ -129,7 +129,7 @@ def run(quick: bool = False) -> str:
     for variant in VARIANTS:
         config = _config(variant, quick, eval_root)
         trainer = _fit(config, tmp / variant)
-        r = trainer.task.after_evaluate(trainer, "test", {})
+        r = trainer.task.after_evaluate(trainer.run, "test", {})
         results[variant] = (trainer, r)
         rows.append(f"| {variant} | {_fmt(r['fd_dc'])} | {_fmt(r['fd_floor'])} | {_fmt(r['fd_noise_ceiling'])} | "
                     f"{_fmt(r['fd_mean_image_ceiling'])} | {_fmt(r.get('class_faithfulness'))} | "

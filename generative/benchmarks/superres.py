@@ -131,22 +131,22 @@ def run(quick: bool = False) -> str:
         tmp = Path(tmp)
         for scale in scales:
             espcn = _fit(cfg(scale=scale), tmp / f"espcn{scale}")
-            models = {"espcn": espcn.models["model"]}
+            models = {"espcn": espcn.run.models["model"]}
             features = None
             if scale == 4:
                 residual_cfg = cfg(scale=4, variant="espcn-residual", steps=RESIDUAL["steps"],
                                    res_blocks=base.res_blocks if quick else RESIDUAL["res_blocks"],
                                    filters=base.filters if quick else RESIDUAL["filters"])
                 residual = _fit(residual_cfg, tmp / "residual4")
-                models["espcn-residual"] = residual.models["model"]
+                models["espcn-residual"] = residual.run.models["model"]
                 gan_cfg = replace(residual_cfg, variant="srgan", init_from=str(tmp / "residual4"),
                                   feature_steps=steps(SRGAN["feature_steps"]))
                 if not quick:
                     gan_cfg = replace(gan_cfg, d_filters=SRGAN["d_filters"], d_dense=SRGAN["d_dense"])
                 gan_cfg = replace(gan_cfg, train=replace(gan_cfg.train, steps=steps(SRGAN["steps"])))
                 srgan = _fit(gan_cfg, tmp / "srgan4")
-                models["srgan"] = srgan.models["model"]
-                features = feature_extractor(srgan.models["features"])
+                models["srgan"] = srgan.run.models["model"]
+                features = feature_extractor(srgan.run.models["features"])
             rows = _rows(_pairs(espcn.config), models, scale, features)
             lines += _table(f"x{scale}, held-out photos (chelsea, grace_hopper)", rows, scale, book=BOOK.get(scale))
             gain = rows["espcn"]["psnr_y"] - rows["bicubic"]["psnr_y"]
@@ -163,7 +163,7 @@ def run(quick: bool = False) -> str:
         if not quick:
             mnist = _fit(cfg(data="mnist-5k", patch_size=28, eval_crop=28, crops_per_image=1, steps=MNIST_STEPS),
                          tmp / "mnist")
-            rows = _rows(_pairs(mnist.config)[:500], {"espcn": mnist.models["model"]}, 2)
+            rows = _rows(_pairs(mnist.config)[:500], {"espcn": mnist.run.models["model"]}, 2)
             lines += _table("x2, mnist-5k test (实例93: the book ranks ESPCN > bicubic ≈ bilinear > nearest)", rows, 2)
     header = [
         f"Super-resolution (实例93-96) on the held-out `photos`, trained on random {base.patch_size}x{base.patch_size} "

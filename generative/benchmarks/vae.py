@@ -49,7 +49,7 @@ def run(quick: bool = False) -> str:
         for i, (label, config) in enumerate(runs.items()):
             trainer = _fit(config, Path(tmp, str(i)))
             values = trainer.evaluate(trainer.task.data(config, "test"))
-            samples, labels = trainer.task.samples(trainer, n, seed=123)
+            samples, labels = trainer.task.samples(trainer.run, n, seed=123)
             fd = evaluation.fd_report(clf, samples, n=n)
             faithful = (f"{evaluation.class_faithfulness(clf, samples, labels):.3f}"
                         if config.variant == "cvae" else "—")

@@ -5,6 +5,7 @@ The losses themselves are tested with tfzoo.common.gan_losses (common/tests/test
 
 from __future__ import annotations
 
+import typing
 from dataclasses import replace
 
 import keras
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfzoo.common.config import validate
 from tfzoo.common.errors import ConfigError
 from tfzoo.generative.gan import losses
 from tfzoo.generative.gan.config import ARCHS, CONDITIONINGS, VARIANTS, GANConfig, options
@@ -33,10 +35,13 @@ def test_presets_fill_blanks_and_explicit_options_win():
     assert options(GANConfig(variant="aegan")).encoder == "aegan"
     mixed = options(GANConfig(variant="wgan-gp", arch="dcgan", n_critic=2))
     assert (mixed.arch, mixed.n_critic, mixed.loss) == ("dcgan", 2, "wgan-gp")
-    with pytest.raises(ConfigError, match="unknown variant 'bogus'"):
-        options(GANConfig(variant="bogus"))
-    with pytest.raises(ConfigError, match="unknown gp"):
-        options(GANConfig(gp="both"))
+    # Choices are Literals, checked when a config is built (--set, TOML, presets, config.json).
+    with pytest.raises(ConfigError, match="'variant': found 'bogus', expected one of dcgan, infogan"):
+        validate(GANConfig(variant="bogus"))
+    with pytest.raises(ConfigError, match="'gp': found 'both'"):
+        validate(GANConfig(gp="both"))
+    with pytest.raises(ConfigError, match="encoder_steps >= 1"):
+        options(GANConfig(variant="aegan", encoder_steps=0))
 
 
 @pytest.mark.parametrize(
@@ -66,8 +71,17 @@ def test_wgan_gp_critic_has_no_batchnorm(arch):
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in critic.layers)
 
 
-def test_every_variant_is_listed():
+def test_every_variant_is_listed_and_a_preset():
+    from tfzoo.common.gan_losses import LOSSES
+    from tfzoo.common.registry import get_task
+    from tfzoo.generative.gan.config import Loss, Variant
+
     assert set(VARIANTS) == {"dcgan", "infogan", "infogan-ac", "acgan", "aegan", "wgan-gp", "lsgan", "gan-cls"}
+    assert set(VARIANTS) == set(typing.get_args(Variant)) and typing.get_args(Loss)[1:] == LOSSES
+    presets = get_task("generative.gan").presets()
+    assert set(presets) == {"tiny", "book", *VARIANTS}
+    for variant in VARIANTS:  # each variant's preset is the book's settings for it, and validates
+        assert validate(presets[variant]()) == GANConfig.book(variant)
 
 
 def test_common_losses_give_the_numbers_of_the_copies_they_replaced():

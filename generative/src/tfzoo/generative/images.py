@@ -18,6 +18,7 @@ Everything is stateless (`tf.random.stateless_*`), so a resumed run sees the sam
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ from tfzoo.common.errors import ConfigError, DataError
 
 NOISE_KINDS = ("gaussian", "salt_pepper", "flip", "mask")
 
-__all__ = ["NOISE_KINDS", "add_noise", "content_seed", "fit_image", "parse_noise", "read_image", "to_unit"]
+__all__ = ["LARGE", "NOISE_KINDS", "add_noise", "content_seed", "example_digits", "fit_image", "parse_noise",
+           "read_image", "shrink_large", "to_unit"]
 
 
 def to_unit(images) -> tf.Tensor:
@@ -120,6 +122,31 @@ def fit_image(image, shape) -> tf.Tensor:
     return image
 
 
+# Pixels above which an input is first shrunk by block means before `fit_image` (predict on a big photo).
+LARGE = 2**22
+
+
+def shrink_large(image: np.ndarray, shape) -> np.ndarray:
+    """A uint8 image [h, w, c] of more than LARGE pixels, reduced by an integer block mean (float32 [0, 1])
+    to at most about LARGE pixels and never below `shape`; smaller images are returned as they are.
+
+    The mean is taken in strips of rows from the uint8 pixels, so memory stays near the input's own bytes,
+    where resizing the whole float image would hold several times that; `fit_image` then resizes the rest.
+    """
+    h, w = image.shape[:2]
+    factor = min(math.ceil(math.sqrt(h * w / LARGE)), h // int(shape[0]), w // int(shape[1]))
+    if h * w <= LARGE or factor < 2:
+        return image
+    rows, cols = h // factor, w // factor
+    out = np.empty((rows, cols, image.shape[2]), np.float32)
+    step = max(1, (1 << 20) // (factor * w))  # output rows per strip: ~1 Mpx of input at a time
+    for top in range(0, rows, step):
+        bottom = min(top + step, rows)
+        strip = image[top * factor:bottom * factor, :cols * factor].astype(np.float32)
+        out[top:bottom] = strip.reshape(bottom - top, factor, cols, factor, -1).mean(axis=(1, 3)) / 255.0
+    return out
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """A png/jpg/bmp/gif file or a `.npy` array ([h, w] or [h, w, c]; uint8 or [0, 1] floats) as uint8 [h, w, c].
 
@@ -148,6 +175,20 @@ def read_image(path: str | Path) -> np.ndarray:
     if image.shape[-1] == 4:
         image = image[..., :3]
     return image[..., :1] if image.shape[-1] == 2 else image
+
+
+def example_digits(directory: str | Path) -> list[str]:
+    """A 28x28 grey PNG of a "1" and the same image as a [0, 1] float .npy, under `directory` (for predict)."""
+    from PIL import Image
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    digit = np.zeros((28, 28), np.float32)
+    digit[6:22, 12:16] = 1.0
+    png, npy = directory / "digit.png", directory / "digit.npy"
+    Image.fromarray((digit * 255).astype(np.uint8)).save(png)
+    np.save(npy, digit)
+    return [str(png), str(npy)]
 
 
 def load_arrays(config: Any, info: dict[str, Any], split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:

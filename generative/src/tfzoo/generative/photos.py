@@ -98,4 +98,5 @@ def read(arg: str, split: str, *, seed: int = 0, channels: int | None = None, on
     for more in datasets[1:]:
         dataset = dataset.concatenate(more)
     shapes = {image.shape for image in images}
-    return DataSplit(dataset, len(images), ("photo",), shapes.pop() if len(shapes) == 1 else None)
+    return DataSplit(dataset, len(images), class_names=("photo",),
+                     image_shape=shapes.pop() if len(shapes) == 1 else None)

@@ -15,15 +15,12 @@ import tensorflow as tf
 from tfzoo.common.data import DataSplit, resolve
 from tfzoo.common.errors import ConfigError
 from tfzoo.generative import images
-from tfzoo.generative.autoencoder.config import DEFAULT_NOISE, VARIANTS
+from tfzoo.generative.autoencoder.config import DEFAULT_NOISE
 
 
 def check(config: Any) -> None:
-    """One-line errors for settings that cannot work, before any data is read."""
-    if config.variant not in VARIANTS:
-        raise ConfigError(f"unknown variant {config.variant!r}; choose one of {', '.join(VARIANTS)}")
-    if config.loss not in ("mse", "bce"):
-        raise ConfigError(f"loss={config.loss!r}; choose mse or bce")
+    """One-line errors for settings that cannot work, before any data is read (choices and ranges
+    are checked when the config is built)."""
     if not 0.0 < config.label_fraction <= 1.0:
         raise ConfigError(f"label_fraction={config.label_fraction}; expected a value in (0, 1]")
     if config.stage_steps and len(config.stage_steps) != 4:
@@ -48,7 +45,7 @@ def load_split(config: Any, split: str) -> DataSplit:
     mask[np.random.default_rng(1234 + config.train.seed).permutation(data.size)[:keep]] = True
     flags = tf.constant(mask)
     dataset = data.dataset.enumerate().map(lambda i, ex: (ex[0], ex[1], tf.gather(flags, i)))
-    return DataSplit(dataset, data.size, data.class_names, data.image_shape)
+    return data.replace(dataset=dataset)
 
 
 image_shape = images.image_shape

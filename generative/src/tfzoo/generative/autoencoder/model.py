@@ -1,7 +1,8 @@
 """Autoencoder models (实例76-80).
 
 Every non-stacked variant is one functional `keras.Model` image -> reconstruction whose code
-layer is named "code", so `encoder(model)` recovers the encoder without a second set of weights.
+layer is named "code", so `encoder(model)` (and `decoder(model)` for the dense variants) recover the
+two halves without a second set of weights; the task names them "encoder" and "decoder".
 The stacked variant (实例80) shares its layers between four models, one per training stage, so
 weights carry over from stage to stage (the book re-initialised them every time).
 """
@@ -67,7 +68,20 @@ def build_autoencoder(config: Any, shape: tuple[int, int, int]) -> keras.Model:
 
 def encoder(model: keras.Model) -> keras.Model:
     """image -> code, sharing the autoencoder's weights."""
-    return keras.Model(model.inputs, model.get_layer("code").output)
+    return keras.Model(model.inputs, model.get_layer("code").output, name="encoder")
+
+
+def decoder(model: keras.Model) -> keras.Model | None:
+    """code -> image, sharing a dense autoencoder's weights; None for conv, whose unpooling needs the
+    encoder's argmax switches."""
+    names = [layer.name for layer in model.layers]
+    if "unpool" in names:
+        return None
+    code = model.get_layer("code")
+    x = inputs = keras.Input((code.units,), name="code")
+    for layer in model.layers[names.index("code") + 1:]:  # a chain: every layer after the code, in order
+        x = layer(x)
+    return keras.Model(inputs, x, name="decoder")
 
 
 def build_stacked(config: Any, shape: tuple[int, int, int], num_classes: int) -> dict[str, keras.Model]:

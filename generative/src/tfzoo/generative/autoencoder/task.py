@@ -12,13 +12,15 @@ import numpy as np
 import tensorflow as tf
 
 from tfzoo.common.metrics import psnr_per_image
-from tfzoo.common.optim import build_optimizer, clip_gradients
+from tfzoo.common.optim import build_optimizer
 from tfzoo.common.task import Stage, Task, TrainState
 from tfzoo.generative import images
 from tfzoo.generative.autoencoder import data as pipeline
 from tfzoo.generative.autoencoder.config import STAGES, AutoencoderConfig
-from tfzoo.generative.autoencoder.model import build_autoencoder, build_stacked, encoder
+from tfzoo.generative.autoencoder.model import build_autoencoder, build_stacked, decoder, encoder
 
+# The model each stacked stage updates (with the optimiser of the same name).
+STAGE_MODEL = {"dae1": "dae1", "ae2": "ae2", "head": "head", "finetune": "model"}
 # evaluate's robustness table: three levels per noise kind (spec §1.2)
 ROBUSTNESS = {"gaussian": (0.1, 0.3, 0.5), "salt_pepper": (0.05, 0.1, 0.2), "flip": (0.05, 0.15, 0.3),
               "mask": (0.1, 0.25, 0.5)}
@@ -58,12 +60,15 @@ class Autoencoder(Task):
         shape = tuple(info["shape"])
         if config.variant == "stacked":
             return build_stacked(config, shape, len(info["class_names"]))
-        return {"model": build_autoencoder(config, shape)}
+        model = build_autoencoder(config, shape)
+        # The halves are views of "model" (shared weights), named so `tfzoo export --model encoder` finds them.
+        halves = {"encoder": encoder(model), "decoder": decoder(model)}
+        return {"model": model, **{name: half for name, half in halves.items() if half is not None}}
 
     def build_optimizers(self, config: AutoencoderConfig, models, *, total_steps: int):
         if config.variant != "stacked":
             return {"model": build_optimizer(config.optim, total_steps=total_steps)}
-        # One optimiser per stage; fine-tuning ("model") runs at its own, lower rate (Adam 1e-3).
+        # One optimiser per stage's model; fine-tuning ("model") runs at its own, lower rate (Adam 1e-3).
         fine = replace(config.optim, optimizer="adam", lr=config.finetune_lr)
         out = {name: build_optimizer(config.optim, total_steps=total_steps) for name in ("dae1", "ae2", "head")}
         out["model"] = build_optimizer(fine, total_steps=total_steps)
@@ -73,61 +78,55 @@ class Autoencoder(Task):
         if config.variant != "stacked":
             return [Stage(name="all", steps=config.train.steps)]
         steps = config.stage_steps or _split(config.train.steps, 4)
-        trainable = {"dae1": "dae1", "ae2": "ae2", "head": "head", "finetune": "model"}
-        return [Stage(name=n, steps=int(s), trainable=trainable[n]) for n, s in zip(STAGES, steps)]
+        # Each stage updates its own model (STAGE_MODEL) with that model's optimiser.
+        return [Stage(name=n, steps=int(s)) for n, s in zip(STAGES, steps)]
 
     # ----- steps -----------------------------------------------------------------------------------------
-    def _apply(self, state: TrainState, name: str, tape, loss, variables) -> None:
-        grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
-        state.optimizers[name].apply_gradients(zip(grads, variables))
+    def compute_loss(self, state: TrainState, batch) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """The reconstruction loss of `noisy` against `clean` (every variant but stacked)."""
+        noisy, clean, _, _ = batch
+        output = state.models["model"](noisy, training=True)
+        return state.average(reconstruction_loss(state.config.loss, clean, output)), {}
 
     def train_step(self, state: TrainState, batch) -> dict[str, tf.Tensor]:
+        if state.config.variant != "stacked":
+            return super().train_step(state, batch)
         noisy, clean, label, labelled = batch
-        config, n = state.config, state.global_batch_size
-        if config.variant != "stacked":
-            model = state.models["model"]
-            with tf.GradientTape() as tape:
-                output = model(noisy, training=True)
-                loss = tf.nn.compute_average_loss(reconstruction_loss(config.loss, clean, output), global_batch_size=n)
-            self._apply(state, "model", tape, loss, model.trainable_variables)
-            return {"loss": loss}
-        stage = state.extras["stage"].name  # a Python value: the step is traced once per stage
-        zero = tf.constant(0.0)
+        config, stage = state.config, state.stage.name  # a Python value: the step is traced once per stage
+        name = STAGE_MODEL[stage]
+        model, zero = state.models[name], tf.constant(0.0)
         if stage == "dae1":
-            model = state.models["dae1"]
-            with tf.GradientTape() as tape:
-                output = model(noisy, training=True)
-                loss = tf.nn.compute_average_loss(reconstruction_loss(config.loss, clean, output), global_batch_size=n)
-            self._apply(state, "dae1", tape, loss, model.trainable_variables)
+            loss, _ = state.minimize(
+                lambda: state.average(reconstruction_loss(config.loss, clean, model(noisy, training=True))),
+                model=name)
             return {"loss": loss, "accuracy": zero}  # same keys in every stage: a log window may span two
         stacked = state.models["model"]
         enc1, enc2 = stacked.get_layer("enc1"), stacked.get_layer("enc2")
         flat = tf.reshape(clean, [tf.shape(clean)[0], -1])
         if stage == "ae2":
             code1 = tf.stop_gradient(enc1(flat))  # layer 1 is frozen: only its codes are used
-            model = state.models["ae2"]
-            with tf.GradientTape() as tape:
-                per_example = tf.reduce_mean(tf.square(code1 - model(code1, training=True)), -1)
-                loss = tf.nn.compute_average_loss(per_example, global_batch_size=n)
-            self._apply(state, "ae2", tape, loss, model.trainable_variables)
+            loss, _ = state.minimize(
+                lambda: state.average(tf.reduce_mean(tf.square(code1 - model(code1, training=True)), -1)),
+                model=name)
             return {"loss": loss, "accuracy": zero}
-        name = "head" if stage == "head" else "model"
-        model = state.models[name]
         inputs = tf.stop_gradient(enc2(enc1(flat))) if stage == "head" else clean
         # Unlabelled examples weigh 0; dividing by the expected labelled count keeps the step size
         # independent of label_fraction.
-        denominator = n * config.label_fraction
-        with tf.GradientTape() as tape:
+        denominator = state.global_batch_size * config.label_fraction
+
+        def loss_fn():
             logits = model(inputs, training=True)
             ce = keras.losses.sparse_categorical_crossentropy(label, logits, from_logits=True)
-            loss = tf.reduce_sum(ce * labelled) / denominator
-        self._apply(state, name, tape, loss, model.trainable_variables)
+            correct = tf.cast(tf.equal(tf.argmax(logits, -1), tf.cast(label, tf.int64)), tf.float32)
+            return tf.reduce_sum(ce * labelled) / denominator, {
+                "accuracy": tf.reduce_sum(correct * labelled) / denominator}
+
+        loss, logs = state.minimize(loss_fn, model=name)
         if stage == "head":
             # Keep the classifier as it is at the end of the head stage for "accuracy before fine-tuning".
             for target, source in zip(state.models["before"].weights, stacked.weights):
                 target.assign(source)
-        correct = tf.cast(tf.equal(tf.argmax(logits, -1), tf.cast(label, tf.int64)), tf.float32)
-        return {"loss": loss, "accuracy": tf.reduce_sum(correct * labelled) / denominator}
+        return {"loss": loss, **logs}
 
     def metrics(self, config: AutoencoderConfig, info):
         names = ["loss"]
@@ -165,15 +164,20 @@ class Autoencoder(Task):
         model = run.models[name]
         return np.concatenate([np.asarray(model(x[i: i + 500], training=False)) for i in range(0, len(x), 500)])
 
+    def example_inputs(self, directory) -> list[str]:
+        """A digit-like PNG and the same strokes as a float .npy: predict reads both."""
+        return images.example_digits(directory)
+
     def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
         """Reconstruct each image file or `.npy`; writes plots/predict/<name>.png (input | output)."""
         from tfzoo.common import plots
 
         config, info = run.config, run.info
-        out_dir = run.run.plots / "predict"
+        out_dir = run.plots / "predict"
         results = []
         for path in inputs:
-            x = images.fit_image(images.read_image(path), info["shape"]).numpy()[None]
+            image = images.shrink_large(images.read_image(path), info["shape"])  # a big photo: bounded memory
+            x = images.fit_image(image, info["shape"]).numpy()[None]
             y = self._reconstruct(run, x)
             mse = float(np.mean((x - y) ** 2))
             png = plots.panel([x[0], y[0]], ["input", f"output (MSE {mse:.4f})"], out_dir / f"{Path(path).stem}.png")
@@ -183,7 +187,7 @@ class Autoencoder(Task):
                 result["class"] = info["class_names"][int(np.argmax(probs))]
                 result["probability"] = round(float(probs.max()), 6)
             else:
-                code = np.asarray(encoder(run.models["model"])(x, training=False))[0]
+                code = np.asarray(run.models["encoder"](x, training=False))[0]
                 result["code"] = [round(float(v), 5) for v in code.ravel()] if code.size <= 1024 else list(code.shape)
             results.append(result)
         return results
@@ -192,7 +196,7 @@ class Autoencoder(Task):
         """recon.png (inputs over outputs), denoise.png, codes.png (2-D codes), and for stacked the layer-1 codes and filters."""
         from tfzoo.common import plots
 
-        plots_dir = run.run.plots
+        plots_dir = run.plots
         x, labels = pipeline.load_arrays(config, run.info, "test", limit=1000)
         written = []
         recon = self._reconstruct(run, x[:10])
@@ -211,8 +215,8 @@ class Autoencoder(Task):
                 written.append(plots.image_grid(codes.reshape(20, side, side), plots_dir / "codes1.png", rows=2))
             kernel = np.asarray(enc1.kernel).T[:64].reshape(-1, *run.info["shape"])
             written.append(plots.image_grid(kernel, plots_dir / "filters1.png"))
-        elif np.prod(encoder(run.models["model"]).output.shape[1:]) == 2:
-            codes = np.asarray(encoder(run.models["model"]).predict(x, verbose=0))
+        elif np.prod(run.models["encoder"].output.shape[1:]) == 2:
+            codes = np.asarray(run.models["encoder"].predict(x, verbose=0))
             written.append(plots.scatter2d(codes, labels, plots_dir / "codes.png"))
         return [str(p) for p in written]
 
@@ -254,7 +258,7 @@ class Autoencoder(Task):
 
             return serve_classes
         model = models["model"]
-        coder = encoder(model)
+        coder = models["encoder"]
 
         @tf.function(input_signature=[spec])
         def serve(batch):

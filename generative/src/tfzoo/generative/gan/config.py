@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal, get_args
 
 from tfzoo.common.errors import ConfigError
-from tfzoo.common.gan_losses import LOSSES  # bce | ls | wgan-gp: what the task can train with
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 
-CONDITIONINGS = ("none", "acgan", "infogan", "infogan-ac", "matching")
-ARCHS = ("dcgan", "mlp", "dcgan-large")
-ENCODERS = ("none", "aegan")
-GPS = ("two-sided", "one-sided")
-Z_DISTS = ("normal", "uniform")
+Variant = Literal["dcgan", "infogan", "infogan-ac", "acgan", "aegan", "wgan-gp", "lsgan", "gan-cls"]
+# "" takes the variant's value (VARIANTS); the losses are tfzoo.common.gan_losses.LOSSES.
+Loss = Literal["", "bce", "ls", "wgan-gp"]
+Conditioning = Literal["", "none", "acgan", "infogan", "infogan-ac", "matching"]
+Arch = Literal["", "dcgan", "mlp", "dcgan-large"]
+Encoder = Literal["", "none", "aegan"]
+ZDist = Literal["", "normal", "uniform"]
+CONDITIONINGS = get_args(Conditioning)[1:]
+ARCHS = get_args(Arch)[1:]
 
 # Each preset fills the options left at "" / 0 (spec §4.1). Options set explicitly win.
 VARIANTS: dict[str, dict] = {
@@ -37,18 +41,24 @@ class GANConfig:
     Options left empty ("" or 0) take the value of `variant`; see `options()`.
     """
 
-    variant: str = "dcgan"
+    # `--preset NAME` for each variant: the book's hyperparameters for it (`book(variant)`).
+    PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "book", *get_args(Variant))
+    RANGES: ClassVar[dict] = {"n_critic": (0, None), "z_dim": (0, None), "gp_weight": (0.0, None),
+                              "n_cont": (0, None), "channels": (0, None), "encoder_steps": (0, None),
+                              "eval_samples": (1, None), "eval_classifier_epochs": (1, None), "n": (1, None)}
+
+    variant: Variant = "dcgan"
     data: str = "mnist-5k"
-    loss: str = ""  # bce (non-saturating) | ls | wgan-gp
-    conditioning: str = ""  # none | acgan | infogan | infogan-ac | matching
-    arch: str = ""  # dcgan | mlp | dcgan-large
-    encoder: str = ""  # none | aegan
+    loss: Loss = ""  # bce (non-saturating), ls or wgan-gp
+    conditioning: Conditioning = ""
+    arch: Arch = ""
+    encoder: Encoder = ""
     n_critic: int = 0  # discriminator steps per generator step
-    gp: str = "two-sided"  # two-sided | one-sided (the book's, S0 L22318)
+    gp: Literal["two-sided", "one-sided"] = "two-sided"  # one-sided is the book's (S0 L22318)
     gp_weight: float = 10.0
     ls_sigmoid: bool = False  # the book's sigmoid-then-squares for LS losses
     z_dim: int = 0  # noise dimensions (besides codes and labels)
-    z_dist: str = ""  # normal | uniform (U(-1, 1))
+    z_dist: ZDist = ""  # uniform: U(-1, 1)
     n_cont: int = 2  # continuous InfoGAN codes, ~U(-1, 1)
     info_weight: float = 1.0  # categorical code / class term
     cont_weight: float = 0.5  # continuous code term (a unit-variance Gaussian's squared error)
@@ -101,6 +111,47 @@ class GANConfig:
         return replace(base, lr_d=1e-4, lr_g=1e-3, lr_e=0.01, beta1=0.9, encoder_steps=steps,
                        train=replace(base.train, steps=steps, batch_size=10))
 
+    # One preset per variant (`--preset infogan-ac` calls infogan_ac): the book's settings for it.
+    @classmethod
+    def dcgan(cls) -> GANConfig:
+        """DCGAN with tfzoo's defaults (the book has no plain DCGAN example)."""
+        return cls.book("dcgan")
+
+    @classmethod
+    def infogan(cls) -> GANConfig:
+        """实例88's InfoGAN, its categories learnt without labels."""
+        return cls.book("infogan")
+
+    @classmethod
+    def infogan_ac(cls) -> GANConfig:
+        """实例88: InfoGAN with the class as the categorical code (AC-GAN style)."""
+        return cls.book("infogan-ac")
+
+    @classmethod
+    def acgan(cls) -> GANConfig:
+        """AC-GAN: labelled generator, auxiliary classifier, no continuous codes."""
+        return cls.book("acgan")
+
+    @classmethod
+    def aegan(cls) -> GANConfig:
+        """实例89: InfoGAN-AC, then an encoder trained to invert the frozen generator."""
+        return cls.book("aegan")
+
+    @classmethod
+    def wgan_gp(cls) -> GANConfig:
+        """实例90: WGAN-GP with an MLP critic, 5 critic steps per generator step."""
+        return cls.book("wgan-gp")
+
+    @classmethod
+    def lsgan(cls) -> GANConfig:
+        """实例91: least-squares losses."""
+        return cls.book("lsgan")
+
+    @classmethod
+    def gan_cls(cls) -> GANConfig:
+        """实例92: GAN-CLS, real images with wrong labels count as fakes."""
+        return cls.book("gan-cls")
+
 
 @dataclass(frozen=True)
 class Options:
@@ -134,25 +185,10 @@ class Options:
         return self.conditioning in ("infogan", "infogan-ac")
 
 
-def _check(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
-
-
 def options(config: GANConfig) -> Options:
-    """Fill the blank options from the variant's preset and validate every value (one-line ConfigError)."""
-    _check("variant", config.variant, tuple(VARIANTS))
+    """Fill the blank options from the variant's preset (each value is checked when the config is built)."""
     preset = {"z_dist": "normal", **VARIANTS[config.variant]}
-    values = {key: getattr(config, key) or default for key, default in preset.items()}
-    opts = Options(**values)
-    _check("loss", opts.loss, LOSSES)
-    _check("conditioning", opts.conditioning, CONDITIONINGS)
-    _check("arch", opts.arch, ARCHS)
-    _check("encoder", opts.encoder, ENCODERS)
-    _check("gp", config.gp, GPS)
-    _check("z_dist", opts.z_dist, Z_DISTS)
-    if opts.n_critic < 1 or opts.z_dim < 1:
-        raise ConfigError(f"n_critic and z_dim must be >= 1, got {opts.n_critic} and {opts.z_dim}")
+    opts = Options(**{key: getattr(config, key) or default for key, default in preset.items()})
     if opts.encoder == "aegan" and config.encoder_steps < 1:
         raise ConfigError("encoder=aegan needs encoder_steps >= 1")
     return opts

@@ -11,6 +11,7 @@ import tensorflow as tf
 from tfzoo.common.data import resolve
 from tfzoo.common.data.images import decode, probe
 from tfzoo.common.errors import DataError
+from tfzoo.generative.images import fit_image, shrink_large
 
 
 def load_split(config: Any, split: str):
@@ -49,4 +50,7 @@ def read_image(path: str, *, shape: tuple[int, int, int]) -> np.ndarray:
     except ValueError as err:
         raise DataError(f"{path}: not a readable image ({err})") from None
     image = decode(tf.io.read_file(path), shape[2])
+    reduced = shrink_large(image.numpy(), shape)  # a big photo is block-averaged first: bounded memory
+    if reduced.dtype != np.uint8:
+        return fit_image(reduced, shape).numpy()
     return to_float(image, shape[:2]).numpy()

@@ -101,9 +101,9 @@ def pairs(generator, encoder, images: np.ndarray, path: Path) -> tuple[Path, flo
 
 
 def write_all(run: Any, opts: Options, *, step: int, real: np.ndarray | None = None) -> list[str]:
-    """Every figure of a run into its plots/ folder; `run` is a restored Trainer or the live one."""
-    config, folder = run.config, Path(run.run.plots)
-    generator, num_classes = run.models["model"], int(run.info["num_classes"])
+    """Every figure of a run into its plots/ folder; `run` is the `Run` (opened, or the one training)."""
+    config, folder = run.config, Path(run.plots)
+    generator, num_classes = run.models["generator"], int(run.info["num_classes"])
     folder.mkdir(parents=True, exist_ok=True)
     paths = [sample_grid(generator, config, opts, num_classes, folder / f"samples_{step}.png")[0],
              interpolation(generator, config, opts, num_classes, folder / "interpolation.png")]

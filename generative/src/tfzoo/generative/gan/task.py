@@ -1,12 +1,14 @@
 """generative.gan: DCGAN, InfoGAN, AC-GAN, AEGAN, WGAN-GP, LSGAN and GAN-CLS (实例88-92) as one task.
 
-The variants are presets of orthogonal options (config.VARIANTS). The models are
-{"model": generator, "discriminator": D, "encoder": E (aegan)}: the generator is "model" so that
-`tfzoo export` writes it alone, with a signature over noise (and labels, codes).
+The variants are presets of orthogonal options (config.VARIANTS), each also a `--preset` with the
+book's hyperparameters. The models are {"generator", "discriminator", "encoder" (aegan)}; `tfzoo export`
+writes the generator (`export_models`) with a signature over noise (and labels, codes), and
+`--model discriminator` or `--model encoder` exports the others under their own names.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfzoo.common import gan_losses
-from tfzoo.common.errors import ConfigError, DataError, UserError
-from tfzoo.common.optim import clip_gradients
+from tfzoo.common.errors import DataError, UserError
 from tfzoo.common.task import Stage, Task, TrainState
 from tfzoo.generative.gan import data as pipeline
 from tfzoo.generative.gan import losses, pictures
@@ -30,9 +31,15 @@ class GAN(Task):
     name = "generative.gan"
     config_class = GANConfig
     description = ("the GAN family: dcgan, infogan, infogan-ac, acgan, aegan, wgan-gp, lsgan, gan-cls "
-                   "(--set variant=...; loss, conditioning, arch, encoder, n_critic, gp settable alone)")
+                   "(--set variant=..., or --preset NAME for the book's settings; loss, conditioning, arch, "
+                   "encoder, n_critic, gp settable alone)")
     data_specs = ("mnist-5k (default)", "fashion-mnist", "idx:DIR", "folder:DIR", "tfrecord:GLOB")
     monitor = "loss"
+    export_models = ("generator",)
+
+    def presets(self):
+        """tiny, book and one preset per variant, named as the variant (`infogan-ac` is `infogan_ac()`)."""
+        return {name: getattr(GANConfig, name.replace("-", "_")) for name in GANConfig.PRESETS}
 
     # ----- data -------------------------------------------------------------------
     def data(self, config: GANConfig, split: str):
@@ -61,7 +68,7 @@ class GAN(Task):
     def build_models(self, config: GANConfig, info: dict[str, Any]) -> dict[str, keras.Model]:
         opts = options(config)
         shape, k = tuple(info["image_shape"]), int(info["num_classes"])
-        models = {"model": build_generator(config, opts, shape, k),
+        models = {"generator": build_generator(config, opts, shape, k),
                   "discriminator": build_discriminator(config, opts, shape, k)}
         if opts.encoder == "aegan":
             models["encoder"] = build_encoder(config, shape, int(info["latent_dim"]))
@@ -69,7 +76,7 @@ class GAN(Task):
 
     def build_optimizers(self, config: GANConfig, models, *, total_steps: int):
         """Separate Adam optimisers for G, D and E, each with its own learning rate."""
-        lrs = {"model": config.lr_g, "discriminator": config.lr_d, "encoder": config.lr_e}
+        lrs = {"generator": config.lr_g, "discriminator": config.lr_d, "encoder": config.lr_e}
         return {name: keras.optimizers.Adam(lrs[name], beta_1=config.beta1, beta_2=config.beta2)
                 for name in models}
 
@@ -106,15 +113,12 @@ class GAN(Task):
 
     # ----- steps -------------------------------------------------------------------------------
     def train_step(self, state: TrainState, batch) -> dict[str, tf.Tensor]:
-        """n_critic discriminator steps, then one generator step (or one encoder step in AEGAN's stage 2)."""
+        """n_critic discriminator updates, then one generator update (or one encoder update in AEGAN's stage 2)."""
         opts = options(state.config)
         real, labels = batch
-        stage = state.extras.get("stage")
-        if stage is not None and stage.name == "encoder":
-            out = self._encoder_step(state, opts, real, labels)
-        else:
-            out = self._gan_step(state, opts, real, labels)
-        return out
+        if state.stage is not None and state.stage.name == "encoder":
+            return self._encoder_step(state, opts, real, labels)
+        return self._gan_step(state, opts, real, labels)
 
     def _seed(self, state: TrainState, k: int) -> tf.Tensor:
         # Stateless draws from (step, use, replica): resumed runs see the same noise, replicas differ.
@@ -123,51 +127,55 @@ class GAN(Task):
         return tf.stack([tf.cast(state.step, tf.int64) * 16 + k, int(state.config.train.seed) * 1024 + replica])
 
     def _gan_step(self, state, opts: Options, real, labels) -> dict[str, tf.Tensor]:
-        config, k, gbs = state.config, int(state.info["num_classes"]), state.global_batch_size
-        generator, disc = state.models["model"], state.models["discriminator"]
-        average = lambda v: tf.nn.compute_average_loss(v, global_batch_size=gbs)  # noqa: E731
-        cls = lambda y, logits: keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)  # noqa: E731
-        kw = {"ls_sigmoid": config.ls_sigmoid}
-        # The same real batch meets fresh noise in each of the n_critic steps.
+        # The same real batch meets fresh noise in each of the n_critic updates of D.
         for i in range(opts.n_critic):
             seed = self._seed(state, i)
-            vectors, fake_labels, codes = self._draw(state, opts, labels, seed)
-            with tf.GradientTape() as tape:
-                fake = generator(vectors, training=True)
-                on_real = self._disc(disc, real, labels, k, opts, training=True)
-                on_fake = self._disc(disc, fake, fake_labels, k, opts, training=True)
-                per = gan_losses.d_real(opts.loss, on_real["score"], **kw)
-                if opts.conditioning == "matching":
-                    # GAN-CLS (S0 L22645-L22671): real images with wrong labels count as fake too.
-                    wrong = losses.wrong_labels(labels, k, tf.random.experimental.stateless_fold_in(seed, 7))
-                    on_wrong = self._disc(disc, real, wrong, k, opts, training=True)
-                    per += 0.5 * (gan_losses.d_fake(opts.loss, on_fake["score"], **kw)
-                                  + gan_losses.d_fake(opts.loss, on_wrong["score"], **kw))
-                else:
-                    per += gan_losses.d_fake(opts.loss, on_fake["score"], **kw)
-                if opts.needs_labels and opts.has_class_head:  # AC: the real-class term
-                    per += config.info_weight * cls(labels, on_real["class_logits"])
-                per += self._info_terms(config, opts, on_fake, fake_labels, codes, cls)
-                if opts.loss == "wgan-gp":
-                    eps = tf.random.stateless_uniform([tf.shape(real)[0]], tf.random.experimental.stateless_fold_in(
-                        seed, 11))
-                    critic = lambda x: self._disc(disc, x, labels, k, opts, training=True)["score"]  # noqa: E731
-                    per += gan_losses.gradient_penalty(critic, real, fake, eps, weight=config.gp_weight, mode=config.gp)
-                loss_d = average(per)
-            _apply(state, "discriminator", tape, loss_d)
-        vectors, fake_labels, codes = self._draw(state, opts, labels, self._seed(state, 15))
-        with tf.GradientTape() as tape:
-            on_fake = self._disc(disc, generator(vectors, training=True), fake_labels, k, opts, training=True)
-            per = gan_losses.g_loss(opts.loss, on_fake["score"], **kw)
-            per += self._info_terms(config, opts, on_fake, fake_labels, codes, cls)
-            loss_g = average(per)
-        _apply(state, "model", tape, loss_g)
+            drawn = self._draw(state, opts, labels, seed)
+            loss_d, d_logs = state.minimize(functools.partial(self._d_loss, state, opts, real, labels, drawn, seed),
+                                            model="discriminator")
+        drawn = self._draw(state, opts, labels, self._seed(state, 15))
+        loss_g, g_logs = state.minimize(functools.partial(self._g_loss, state, opts, drawn), model="generator")
         return {"loss": loss_d + loss_g, "loss_d": loss_d, "loss_g": loss_g, "loss_e": tf.constant(ZERO),
-                "d_real": average(tf.reshape(on_real["score"], [-1])),
-                "d_fake": average(tf.reshape(on_fake["score"], [-1]))}
+                **d_logs, **g_logs}
+
+    def _d_loss(self, state, opts: Options, real, labels, drawn, seed):
+        """D's loss on the real batch and one batch of fakes (G runs in training mode, as it always has)."""
+        config, k = state.config, int(state.info["num_classes"])
+        generator, disc = state.models["generator"], state.models["discriminator"]
+        vectors, fake_labels, codes = drawn
+        kw = {"ls_sigmoid": config.ls_sigmoid}
+        fake = generator(vectors, training=True)
+        on_real = self._disc(disc, real, labels, k, opts, training=True)
+        on_fake = self._disc(disc, fake, fake_labels, k, opts, training=True)
+        per = gan_losses.d_real(opts.loss, on_real["score"], **kw)
+        if opts.conditioning == "matching":
+            # GAN-CLS (S0 L22645-L22671): real images with wrong labels count as fake too.
+            wrong = losses.wrong_labels(labels, k, tf.random.experimental.stateless_fold_in(seed, 7))
+            on_wrong = self._disc(disc, real, wrong, k, opts, training=True)
+            per += 0.5 * (gan_losses.d_fake(opts.loss, on_fake["score"], **kw)
+                          + gan_losses.d_fake(opts.loss, on_wrong["score"], **kw))
+        else:
+            per += gan_losses.d_fake(opts.loss, on_fake["score"], **kw)
+        if opts.needs_labels and opts.has_class_head:  # AC: the real-class term
+            per += config.info_weight * _class_loss(labels, on_real["class_logits"])
+        per += self._info_terms(config, opts, on_fake, fake_labels, codes)
+        if opts.loss == "wgan-gp":
+            eps = tf.random.stateless_uniform([tf.shape(real)[0]], tf.random.experimental.stateless_fold_in(seed, 11))
+            critic = lambda x: self._disc(disc, x, labels, k, opts, training=True)["score"]  # noqa: E731
+            per += gan_losses.gradient_penalty(critic, real, fake, eps, weight=config.gp_weight, mode=config.gp)
+        return state.average(per), {"d_real": state.average(tf.reshape(on_real["score"], [-1]))}
+
+    def _g_loss(self, state, opts: Options, drawn):
+        config, k = state.config, int(state.info["num_classes"])
+        generator, disc = state.models["generator"], state.models["discriminator"]
+        vectors, fake_labels, codes = drawn
+        on_fake = self._disc(disc, generator(vectors, training=True), fake_labels, k, opts, training=True)
+        per = gan_losses.g_loss(opts.loss, on_fake["score"], ls_sigmoid=config.ls_sigmoid)
+        per += self._info_terms(config, opts, on_fake, fake_labels, codes)
+        return state.average(per), {"d_fake": state.average(tf.reshape(on_fake["score"], [-1]))}
 
     @staticmethod
-    def _info_terms(config, opts: Options, on_fake, fake_labels, codes, cls) -> tf.Tensor:
+    def _info_terms(config, opts: Options, on_fake, fake_labels, codes) -> tf.Tensor:
         """Class / categorical-code cross-entropy and the continuous codes' squared error on fakes.
 
         Both networks minimise them: for InfoGAN this is the mutual-information bound, for AC-GAN the
@@ -175,21 +183,22 @@ class GAN(Task):
         """
         per = tf.zeros([tf.shape(on_fake["score"])[0]])
         if opts.has_class_head:
-            per += config.info_weight * cls(fake_labels, on_fake["class_logits"])
+            per += config.info_weight * _class_loss(fake_labels, on_fake["class_logits"])
         if opts.has_codes:
             per += config.cont_weight * tf.reduce_sum(tf.square(on_fake["codes"] - codes), axis=-1)
         return per
 
     def _encoder_step(self, state, opts: Options, real, labels) -> dict[str, tf.Tensor]:
         """89: E learns ‖G(z) − G(E(G(z)))‖² with G frozen."""
-        generator, encoder = state.models["model"], state.models["encoder"]
+        generator, encoder = state.models["generator"], state.models["encoder"]
         vectors, _, _ = self._draw(state, opts, labels, self._seed(state, 0))
         images = generator(vectors, training=False)
-        with tf.GradientTape() as tape:
+
+        def loss_fn():
             recon = generator(encoder(images, training=True), training=False)
-            per = tf.reduce_mean(tf.square(recon - images), axis=[1, 2, 3])
-            loss_e = tf.nn.compute_average_loss(per, global_batch_size=state.global_batch_size)
-        _apply(state, "encoder", tape, loss_e)
+            return state.average(tf.reduce_mean(tf.square(recon - images), axis=[1, 2, 3]))
+
+        loss_e, _ = state.minimize(loss_fn, model="encoder")
         zero = tf.constant(ZERO)
         return {"loss": loss_e, "loss_d": zero, "loss_g": zero, "loss_e": loss_e, "d_real": zero, "d_fake": zero}
 
@@ -201,8 +210,8 @@ class GAN(Task):
             return self.visualise(run, config)
         if config.sample_every <= 0 or step % config.sample_every:
             return []
-        path = run.run.plots / f"samples_{step}.png"
-        return [str(pictures.sample_grid(run.models["model"], config, options(config), int(run.info["num_classes"]),
+        path = run.plots / f"samples_{step}.png"
+        return [str(pictures.sample_grid(run.models["generator"], config, options(config), int(run.info["num_classes"]),
                                          path)[0])]
 
     # ----- evaluation --------------------------------------------------------------------------------
@@ -217,7 +226,7 @@ class GAN(Task):
         opts, config = options(state.config), state.config
         real, labels = batch
         k = int(state.info["num_classes"])
-        generator, disc = state.models["model"], state.models["discriminator"]
+        generator, disc = state.models["generator"], state.models["discriminator"]
         vectors, fake_labels, _ = self._draw(state, opts, labels, self._seed(state, 13))
         on_real = self._disc(disc, real, labels, k, opts, training=False)
         on_fake = self._disc(disc, generator(vectors, training=False), fake_labels, k, opts, training=False)
@@ -236,7 +245,7 @@ class GAN(Task):
         from tfzoo.generative import evaluation
 
         config, opts = run.config, options(run.config)
-        k, generator = int(run.info["num_classes"]), run.models["model"]
+        k, generator = int(run.info["num_classes"]), run.models["generator"]
         clf = evaluation.domain_classifier(config.data, seed=config.train.seed, epochs=config.eval_classifier_epochs,
                                            root=config.eval_root or None)
         rng = np.random.default_rng(config.train.seed + 99)
@@ -262,7 +271,7 @@ class GAN(Task):
             results["code_accuracy_generated"] = evaluation.code_accuracy(labels, predicted)
         if "encoder" in run.models:
             real, _ = _split_arrays(self, run, split)
-            pictures.pairs(generator, run.models["encoder"], real, run.run.plots / "aegan_pairs.png")
+            pictures.pairs(generator, run.models["encoder"], real, run.plots / "aegan_pairs.png")
             recon = pictures.generate(generator, np.asarray(run.models["encoder"](real, training=False)))
             results["recon_mse"] = float(np.mean((recon - real) ** 2))
         return results
@@ -270,19 +279,21 @@ class GAN(Task):
     # ----- command-line hooks --------------------------------------------------------------------------
     def visualise(self, run, config: GANConfig) -> list[str]:
         real = _split_arrays(self, run, "val", limit=18)[0] if "encoder" in run.models else None
-        return pictures.write_all(run, options(config), step=int(run.step.numpy()), real=real)
+        return pictures.write_all(run, options(config), step=run.step, real=real)
+
+    def example_inputs(self, directory) -> list[str]:
+        """`sample`: a grid of `n` samples (an AEGAN run also reconstructs image files)."""
+        return ["sample"]
 
     def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
         """`sample` or OUT.png: a grid of `n` samples (of class `label`); an image file: AEGAN's G(E(x))."""
         from tfzoo.common import plots
 
         config, opts = run.config, options(run.config)
-        k, generator = int(run.info["num_classes"]), run.models["model"]
+        k, generator = int(run.info["num_classes"]), run.models["generator"]
         if config.label >= k or config.label < -1 or (config.label >= 0 and not opts.labelled):
             valid = f"0..{k - 1}, or -1 for every class" if opts.labelled else "-1 (this variant is unconditional)"
             raise UserError(f"label={config.label} is out of range: this run takes {valid}")
-        if config.n < 1:
-            raise ConfigError(f"n={config.n}: expected at least 1 image")
         results = []
         for item in inputs:
             if Path(item).is_file():
@@ -290,14 +301,14 @@ class GAN(Task):
                     raise UserError(f"{item}: reconstructing images needs variant=aegan (encoder=aegan)")
                 x = pipeline.read_image(item, shape=tuple(run.info["image_shape"]))[None]
                 recon = pictures.generate(generator, np.asarray(run.models["encoder"](x, training=False)))
-                out = run.run.plots / f"reconstruction_{Path(item).stem}.png"
+                out = run.plots / f"reconstruction_{Path(item).stem}.png"
                 plots.panel([x[0], recon[0]], ["input", "G(E(x))"], out)
                 results.append({"input": item, "output": str(out), "mse": float(np.mean((recon - x) ** 2))})
                 continue
             if item not in ("sample", "samples") and not item.endswith(".png"):
                 raise UserError(f"{item}: not an image file; give `sample` or OUT.png for a grid of samples")
             name = f"predict_{'all' if config.label < 0 else config.label}_{config.n}.png"
-            out = Path(item) if item.endswith(".png") else run.run.plots / name
+            out = Path(item) if item.endswith(".png") else run.plots / name
             rng = np.random.default_rng(pictures.SEED + 5)
             labels = np.full(config.n, config.label) if config.label >= 0 else None
             codes = rng.uniform(-1, 1, (config.n, config.n_cont)).astype(np.float32) if opts.has_codes else None
@@ -310,7 +321,7 @@ class GAN(Task):
 
     def serving_function(self, config: GANConfig, models: dict[str, keras.Model], info: dict[str, Any]):
         """noise [N, z] (and labels [N] int32, codes [N, n_cont] where the variant has them) -> images [0, 1]."""
-        opts, generator = options(config), models["model"]
+        opts, generator = options(config), models["generator"]
         k = int(info["num_classes"])
         specs = [tf.TensorSpec([None, opts.z_dim], tf.float32, name="noise")]
         if opts.labelled:
@@ -334,11 +345,8 @@ class GAN(Task):
         return tf.function(lambda noise, labels, codes: generate(noise, labels, codes), input_signature=specs)
 
 
-def _apply(state: TrainState, name: str, tape: tf.GradientTape, loss: tf.Tensor) -> None:
-    """One optimiser step on the variables of model `name` (taken from the model, never by name)."""
-    variables = state.models[name].trainable_variables
-    grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
-    state.optimizers[name].apply_gradients(zip(grads, variables))
+def _class_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    return keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
 
 
 def _split_arrays(task: GAN, run, split: str, *, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:

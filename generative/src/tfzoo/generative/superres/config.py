@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal, get_args
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 
-VARIANTS = ("espcn", "espcn-residual", "srgan")
-DEGRADES = ("bicubic", "bilinear", "area")
-GAN_LOSSES = ("ls", "bce")
+Variant = Literal["espcn", "espcn-residual", "srgan"]
+Degrade = Literal["bicubic", "bilinear", "area"]  # bicubic and bilinear are antialiased
+VARIANTS, DEGRADES = get_args(Variant), get_args(Degrade)
 BOOK_LS = 1.0  # the book's LS terms are plain MSEs, without the ½ of Mao et al. (gan_losses' default)
-PREDICT_MODES = ("upsample", "reference")
 
 
 @dataclass(frozen=True)
 class SuperResConfig:
     """Single-image super-resolution (实例93-96): the model, scale, patches, degradation and the SRGAN losses."""
 
-    variant: str = "espcn"  # espcn | espcn-residual | srgan
+    # `--preset book93` ... `book96`: the book's examples (`book(example)`); `book` is 94.
+    PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "book", "book93", "book94", "book95", "book96")
+    RANGES: ClassVar[dict] = {"patch_size": (1, None), "crops_per_image": (1, None), "eval_crop": (1, None),
+                              "filters": (1, None), "res_blocks": (0, None), "d_dense": (1, None),
+                              "adv_weight": (0.0, None), "pixel_weight": (0.0, None),
+                              "content_weight": (0.0, None), "feature_steps": (0, None), "d_lr": (0.0, None)}
+
+    variant: Variant = "espcn"
     data: str = "photos"
-    scale: int = 2  # r in {2, 3, 4}: the LR patch is patch_size / r
+    scale: Literal[2, 3, 4] = 2  # r: the LR patch is patch_size / r
     patch_size: int = 96  # HR training crop; 96 is divisible by 2, 3 and 4
     crops_per_image: int = 32  # training examples drawn from each image per epoch
     eval_crop: int = 192  # centre crop of validation images for the streaming metrics (whole images in evaluate)
-    degrade: str = "bicubic"  # bicubic (antialiased) | bilinear | area
+    degrade: Degrade = "bicubic"
     # espcn (实例93/94): conv5x5 -> conv3x3 -> conv3x3(C r^2) -> depth_to_space
     espcn_filters: tuple[int, int] = (64, 32)
-    activation: str = "tanh"  # tanh (the paper) | relu (the book's 93)
+    activation: Literal["tanh", "relu"] = "tanh"  # tanh is the paper's, relu the book's 93
     # espcn-residual / srgan generator (实例95)
     filters: int = 64
     res_blocks: int = 16
@@ -36,7 +43,7 @@ class SuperResConfig:
     d_filters: tuple[int, ...] = (64, 128, 128, 256, 256, 512, 512)
     d_dense: int = 1024
     patch_d: bool = False  # True keeps the book's per-location discriminator (no flatten)
-    gan_loss: str = "ls"  # ls (the book's) | bce
+    gan_loss: Literal["ls", "bce"] = "ls"  # ls is the book's
     adv_weight: float = 1e-3
     pixel_weight: float = 1.0
     content_weight: float = 1.0
@@ -46,9 +53,11 @@ class SuperResConfig:
     feature_filters: tuple[int, ...] = (32, 64, 128)
     d_lr: float = 1e-3
     # predict
-    predict_mode: str = "upsample"  # upsample: the input is LR | reference: degrade the input and compare
+    # upsample: the input is LR; reference: degrade the input first, then compare with it
+    predict_mode: Literal["upsample", "reference"] = "upsample"
     predict_out: str = ""  # folder for predicted PNGs; "" = <run>/plots/predict
-    metric_style: str = "standard"  # standard (BT.601 luma, Gaussian SSIM) | book (S0 L23155-L23200)
+    # standard: BT.601 luma, Gaussian SSIM; book: its formulas (S0 L23155-L23200)
+    metric_style: Literal["standard", "book"] = "standard"
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=3000, batch_size=16, log_every=50, eval_every=500, ckpt_every=500, shuffle_buffer=512))
     # Adam 1e-3 decayed to 0 by a cosine over the run: the last weights are not a noisy mid-step snapshot.
@@ -93,3 +102,23 @@ class SuperResConfig:
         if example == 96:
             return replace(base, variant="srgan", scale=4, train=replace(base.train, batch_size=16, steps=16_000))
         raise ValueError(f"no book preset for example {example}; choose 93, 94, 95 or 96")
+
+    @classmethod
+    def book93(cls) -> SuperResConfig:
+        """实例93: ESPCN x2 on mnist-5k."""
+        return cls.book(93)
+
+    @classmethod
+    def book94(cls) -> SuperResConfig:
+        """实例94: ESPCN x2 on photos, bilinear degradation."""
+        return cls.book(94)
+
+    @classmethod
+    def book95(cls) -> SuperResConfig:
+        """实例95: residual ESPCN x4."""
+        return cls.book(95)
+
+    @classmethod
+    def book96(cls) -> SuperResConfig:
+        """实例96: SRGAN x4 (own rotation-trained features for the content loss)."""
+        return cls.book(96)

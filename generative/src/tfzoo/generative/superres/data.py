@@ -16,21 +16,17 @@ import tensorflow as tf
 from tfzoo.common.data import DataSplit, resolve
 from tfzoo.common.errors import ConfigError
 
-from .config import DEGRADES, VARIANTS, SuperResConfig
+from .config import SuperResConfig
 
 BASELINES = ("nearest", "bilinear", "bicubic")
 
-__all__ = ["BASELINES", "check_config", "degrade", "load_split", "modcrop", "train_example", "upsample"]
+__all__ = ["BASELINES", "check_config", "degrade", "iter_images", "load_split", "modcrop", "train_example", "upsample",
+           "whole_images"]
 
 
 def check_config(config: SuperResConfig) -> None:
-    """One-line errors for an unknown variant or degradation and a scale that does not divide the patch."""
-    if config.variant not in VARIANTS:
-        raise ConfigError(f"unknown variant {config.variant!r}; choose one of {', '.join(VARIANTS)}")
-    if config.degrade not in DEGRADES:
-        raise ConfigError(f"unknown degrade {config.degrade!r}; choose one of {', '.join(DEGRADES)}")
-    if config.scale not in (2, 3, 4):
-        raise ConfigError(f"scale={config.scale}: choose 2, 3 or 4")
+    """A one-line error for a patch or crop that the scale does not divide (choices are checked when
+    the config is built)."""
     for key in ("patch_size", "eval_crop"):
         value = getattr(config, key)
         if value <= 0 or value % config.scale:
@@ -74,7 +70,8 @@ def _flat_folder(root: Path, split: str):
     dataset = tf.data.Dataset.from_tensor_slices(paths).map(
         lambda path: (decode(tf.io.read_file(path), channels), tf.constant(0, tf.int64)))
     sizes = {(h, w) for h, w, _ in shapes}
-    return DataSplit(dataset, len(items), ("image",), (*sizes.pop(), channels) if len(sizes) == 1 else None)
+    return DataSplit(dataset, len(items), class_names=("image",),
+                     image_shape=(*sizes.pop(), channels) if len(sizes) == 1 else None)
 
 
 def modcrop(image: tf.Tensor, scale: int) -> tf.Tensor:
@@ -151,12 +148,17 @@ def eval_crop(config: SuperResConfig, image_shape) -> int:
     return side - side % config.scale
 
 
+def iter_images(config: SuperResConfig, split: str):
+    """Uint8 images of a split, whole, one at a time (a folder of large photos is never all in memory)."""
+    for image, _ in load_split(config, split).dataset:
+        yield image.numpy()
+
+
 def whole_images(config: SuperResConfig, split: str, *, limit: int = 0) -> list[np.ndarray]:
-    """Uint8 images of a split, whole, for `evaluate` and the benchmark."""
-    data = load_split(config, split)
+    """Uint8 images of a split, whole, for `visualise` and the benchmark (the first `limit` when given)."""
     images = []
-    for image, _ in data.dataset:
-        images.append(image.numpy())
+    for image in iter_images(config, split):
+        images.append(image)
         if limit and len(images) >= limit:
             break
     return images

@@ -1,12 +1,16 @@
 """Every knob of generative.vae (实例82-83), as a frozen dataclass."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field, replace
+from typing import ClassVar, Literal, get_args
 
 from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 
-VARIANTS = ("vae", "cvae")
-LIKELIHOODS = ("bernoulli", "gaussian")
+Variant = Literal["vae", "cvae"]
+Likelihood = Literal["bernoulli", "gaussian"]
+VARIANTS, LIKELIHOODS = get_args(Variant), get_args(Likelihood)
 # The book's MNIST has 55,000 training images; book() keeps its number of updates.
 BOOK_TRAIN_SIZE = 55_000
 
@@ -15,14 +19,20 @@ BOOK_TRAIN_SIZE = 55_000
 class VAEConfig:
     """Variational autoencoder (实例82) and its conditional form (实例83)."""
 
-    variant: str = "vae"  # vae | cvae (label-conditioned encoder and decoder)
+    # `--preset vae|cvae`: the book's settings for that variant (`book(variant)`); `book` is vae's.
+    PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "book", *VARIANTS)
+    RANGES: ClassVar[dict] = {"channels": (0, None), "hidden": (1, None), "label_units": (1, None),
+                              "latent_dim": (1, None), "beta": (0.0, None), "logvar_clip": (0.0, None),
+                              "n": (1, None), "eval_samples": (1, None), "eval_classifier_epochs": (1, None)}
+
+    variant: Variant = "vae"  # cvae: label-conditioned encoder and decoder
     data: str = "mnist-5k"
     image_size: tuple[int, int] = (0, 0)  # (0, 0) keeps the data's own size
     channels: int = 0  # 0 keeps the data's own channel count
     hidden: int = 256
     label_units: int = 256  # cvae: label -> Dense(label_units, ReLU), concatenated with h1
     latent_dim: int = 2
-    likelihood: str = "bernoulli"  # bernoulli (BCE summed over pixels) | gaussian (½·SSE, the book's)
+    likelihood: Likelihood = "bernoulli"  # bernoulli: BCE summed over pixels; gaussian: ½·SSE, the book's
     beta: float = 1.0
     logvar_clip: float = 10.0  # log σ² is clamped to [-clip, clip]
     # predict RUN samples --set n=64 --set label=3
@@ -36,7 +46,7 @@ class VAEConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     @classmethod
-    def tiny(cls) -> "VAEConfig":
+    def tiny(cls) -> VAEConfig:
         """A few-second configuration for tests."""
         base = cls()
         return replace(
@@ -46,8 +56,18 @@ class VAEConfig:
         )
 
     @classmethod
-    def book(cls, variant: str = "vae") -> "VAEConfig":
+    def book(cls, variant: str = "vae") -> VAEConfig:
         """实例82/83 as printed: Adam 1e-3, 50 epochs of batch 128, Gaussian likelihood."""
         base = cls(variant=variant, likelihood="gaussian")
         return replace(base, optim=OptimConfig(optimizer="adam", lr=1e-3),
                        train=replace(base.train, steps=50 * BOOK_TRAIN_SIZE // 128, batch_size=128))
+
+    @classmethod
+    def vae(cls) -> VAEConfig:
+        """实例82 as printed."""
+        return cls.book("vae")
+
+    @classmethod
+    def cvae(cls) -> VAEConfig:
+        """实例83 as printed: the label conditions encoder and decoder."""
+        return cls.book("cvae")

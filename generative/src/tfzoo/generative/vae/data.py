@@ -12,23 +12,10 @@ from typing import Any
 import tensorflow as tf
 
 from tfzoo.common.data import DataSplit, resolve
-from tfzoo.common.errors import ConfigError
 from tfzoo.generative import images
-from tfzoo.generative.vae.config import LIKELIHOODS, VARIANTS
-
-
-def check(config: Any) -> None:
-    """One-line errors for settings that cannot work."""
-    if config.variant not in VARIANTS:
-        raise ConfigError(f"unknown variant {config.variant!r}; choose one of {', '.join(VARIANTS)}")
-    if config.likelihood not in LIKELIHOODS:
-        raise ConfigError(f"likelihood={config.likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
-    if config.latent_dim < 1:
-        raise ConfigError(f"latent_dim={config.latent_dim}; expected >= 1")
 
 
 def load_split(config: Any, split: str) -> DataSplit:
-    check(config)
     return resolve(config.data, split, seed=config.train.seed, channels=config.channels or None)
 
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 from scipy.stats import norm
 
 from tfzoo.common.errors import UserError
-from tfzoo.common.optim import build_optimizer, clip_gradients
+from tfzoo.common.optim import build_optimizer
 from tfzoo.common.task import Task, TrainState
 from tfzoo.generative import images
 from tfzoo.generative.vae import data as pipeline
@@ -33,6 +33,9 @@ def fixed_noise(n: int, latent_dim: int, seed: int = 0) -> np.ndarray:
 
 
 class VAE(Task):
+    """Models {"model": x -> decoder(μ), "encoder": x -> (μ, log σ²), "decoder": z -> image}, one optimiser
+    over "model"; `tfzoo export RUN --model encoder --model decoder` writes the two halves by name."""
+
     name = "generative.vae"
     config_class = VAEConfig
     description = "variational autoencoder (2-D latent manifold) and conditional VAE (one row of samples per label)"
@@ -73,17 +76,11 @@ class VAE(Task):
         kl = kl_divergence(mu, logvar)
         return reconstruction, kl, x, output
 
-    def train_step(self, state: TrainState, batch) -> dict[str, tf.Tensor]:
-        model, n = state.models["model"], state.global_batch_size
-        with tf.GradientTape() as tape:
-            reconstruction, kl, _, _ = self._losses(state, batch, training=True)
-            loss = tf.nn.compute_average_loss(reconstruction + state.config.beta * kl, global_batch_size=n)
-        variables = model.trainable_variables
-        grads = clip_gradients(tape.gradient(loss, variables), state.config.optim.clip_norm)
-        state.optimizers["model"].apply_gradients(zip(grads, variables))
-        return {"loss": loss,
-                "reconstruction": tf.nn.compute_average_loss(reconstruction, global_batch_size=n),
-                "kl": tf.nn.compute_average_loss(kl, global_batch_size=n)}
+    def compute_loss(self, state: TrainState, batch) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """The negative ELBO (reconstruction + β·KL), one update of "model" (every encoder and decoder weight)."""
+        reconstruction, kl, _, _ = self._losses(state, batch, training=True)
+        loss = state.average(reconstruction + state.config.beta * kl)
+        return loss, {"reconstruction": state.average(reconstruction), "kl": state.average(kl)}
 
     def metrics(self, config: VAEConfig, info):
         # loss is the negative ELBO (β = 1 makes it a bound on -log p(x)) in nats per image.
@@ -126,12 +123,16 @@ class VAE(Task):
         return self.generate(run, fixed_noise(n, run.config.latent_dim, seed), labels), labels
 
     # ----- command-line hooks ---------------------------------------------------------------------------------
+    def example_inputs(self, directory) -> list[str]:
+        """`samples` (a grid from the prior) and a digit-like PNG to encode and reconstruct."""
+        return ["samples", images.example_digits(directory)[0]]
+
     def predict(self, run, inputs: list[str]) -> list[dict[str, Any]]:
         """`samples` writes a grid of `n` samples (`label` for cvae); image files are encoded and reconstructed."""
         from tfzoo.common import plots
 
         config, info = run.config, run.info
-        out_dir = run.run.plots / "predict"
+        out_dir = run.plots / "predict"
         results = []
         for path in inputs:
             if path == "samples":
@@ -141,7 +142,8 @@ class VAE(Task):
                 results.append({"input": path, "n": config.n, "labels": sorted(set(labels.tolist())),
                                 "png": str(png)})
                 continue
-            x = images.fit_image(images.read_image(path), info["shape"]).numpy()[None]
+            image = images.shrink_large(images.read_image(path), info["shape"])  # a big photo: bounded memory
+            x = images.fit_image(image, info["shape"]).numpy()[None]
             label = np.array([max(config.label, 0)], np.int64)
             if config.variant == "cvae":
                 self._check_label(run, config.label)
@@ -158,7 +160,7 @@ class VAE(Task):
         (2-D vae) or labels.png (cvae: rows = labels, one shared z per column)."""
         from tfzoo.common import plots
 
-        plots_dir = run.run.plots
+        plots_dir = run.plots
         x, labels = pipeline.load_arrays(config, run.info, "test", limit=1000)
         count = len(run.info["class_names"])
         mu = self._encode(run, x, labels)
