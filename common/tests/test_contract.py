@@ -272,7 +272,7 @@ def test_presets_come_from_the_config_class_and_the_cli():
     with pytest.raises(ConfigError, match="unknown preset 'huge'; presets: tiny, wide"):
         task.default_config(preset="huge")
     code, out, _ = run_cli("info", "toy.linreg")
-    assert code == 0 and "presets (--preset NAME): tiny" in out and "# one of sgd, adam" in out
+    assert code == 0 and "presets (--preset NAME): tiny" in out and '# one of "sgd", "adam"' in out
 
 
 def test_export_named_models_keeps_their_names(tmp_path):

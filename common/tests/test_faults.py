@@ -165,3 +165,20 @@ def test_twenty_kills_at_random_moments_resume_to_the_uninterrupted_weights(tmp_
     result = kill_and_resume(tmp_path, kills=20, seed=1)
     assert result["landed"] >= 15, result  # most kills hit a live process, not one that had finished
     assert result["identical"] and result["final_step"] == 300, result
+
+
+def test_a_checkpoint_without_one_of_the_models_is_incompatible_not_a_fresh_model(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from tfzoo.common.checkpoint import Checkpoints, IncompatibleCheckpoint
+
+    def net():
+        x = keras.Input((2,))
+        return keras.Model(x, keras.layers.Dense(1)(x))
+
+    step = tf.Variable(3, dtype=tf.int64)
+    Checkpoints(tmp_path, keep=1, trackables={"model_model": net(), "step": step}).save(3)
+    renamed = Checkpoints(tmp_path, keep=1, trackables={"model_generator": net(), "step": tf.Variable(0, dtype=tf.int64)})
+    with pytest.raises(IncompatibleCheckpoint, match="does not hold every model"):
+        renamed.restore_latest()

@@ -77,13 +77,21 @@ class Checkpoints:
 
     def _restore(self, path: str) -> str:
         try:
-            self.checkpoint.restore(path).expect_partial()
+            status = self.checkpoint.restore(path).expect_partial()
         except ValueError as err:
             if "shape" in str(err) or "incompatible" in str(err).lower():
                 raise IncompatibleCheckpoint(
                     f"{path}: incompatible with the models of this config ({_first_line(err)[:200]}); the run "
                     f"was trained with another architecture: use another --run-dir") from None
             raise
+        try:
+            # Every variable that exists now must come from the checkpoint: a model the checkpoint lacks
+            # (renamed, added) would otherwise keep its fresh weights and "resume" silently.
+            status.assert_existing_objects_matched()
+        except AssertionError as err:
+            raise IncompatibleCheckpoint(
+                f"{path}: does not hold every model of this config ({_first_line(err)[:160]}); the run was "
+                f"trained with other models: use another --run-dir") from None
         return path
 
     def save(self, step: int) -> str:

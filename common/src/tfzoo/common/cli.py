@@ -154,7 +154,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     print("config (--set key=value):")
     allowed = cfg.choices(task.config_class)
     for key, value in cfg.leaf_keys(task.default_config()).items():
-        choice = f"  # one of {', '.join(map(str, allowed[key]))}" if key in allowed else ""
+        choice = f"  # one of {', '.join(json.dumps(c) for c in allowed[key])}" if key in allowed else ""
         print(f"  {key} = {json.dumps(value, default=str)}{choice}")
 
 

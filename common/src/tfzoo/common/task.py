@@ -130,7 +130,9 @@ class Task:
         listed in its `PRESETS` tuple, by default whichever of `tiny` and `book` it has."""
         cls = self.config_class
         names = getattr(cls, "PRESETS", ("tiny", "book"))
-        return {name: getattr(cls, name) for name in names if callable(getattr(cls, name, None))}
+        # A preset may be spelled with hyphens ("infogan-ac") for a classmethod infogan_ac.
+        methods = {name: getattr(cls, name.replace("-", "_"), None) for name in names}
+        return {name: method for name, method in methods.items() if callable(method)}
 
     def default_config(self, *, tiny: bool = False, preset: str | None = None) -> Any:
         """The default config, a named preset, or the few-second `tiny` one used by tests."""

@@ -143,11 +143,14 @@ def check_clipping(name: str, run_dir: Path, *, sets: tuple[str, ...] = ()) -> f
     return float(largest.numpy())
 
 
-def check_mirrored(names: list[str], tmp_path: Path, *, timeout: int = 900) -> dict[str, str]:
+def check_mirrored(names: list[str], tmp_path: Path, *, sets: dict[str, tuple[str, ...]] | None = None,
+                   timeout: int = 900) -> dict[str, str]:
     """One training step of each task under MirroredStrategy over 2 virtual CPUs, in one subprocess
-    (virtual devices must exist before TensorFlow starts). Returns {task: "ok" | reason it cannot}."""
+    (virtual devices must exist before TensorFlow starts). `sets` adds `key=value` settings per task
+    (a smaller dataset). Returns {task: "ok" | "cannot: <the task's reason>" | "failed: ..."}."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", __name__, str(tmp_path), *names], capture_output=True,
+    spec = [f"{name}={';'.join((sets or {}).get(name, ()))}" for name in names]
+    proc = subprocess.run([sys.executable, "-m", __name__, str(tmp_path), *spec], capture_output=True,
                           text=True, timeout=timeout, env=env)
     results = {}
     for line in proc.stdout.splitlines():
@@ -165,13 +168,15 @@ def _mirrored_main(root: str, names: list[str]) -> int:
     from tfzoo.common.registry import get_task
 
     failed = 0
-    for name in names:
+    for item in names:
+        name, _, extra = item.partition("=")
+        settings = [a for pair in extra.split(";") if pair for a in ("--set", pair)]
         reason = get_task(name).multi_replica
         if reason is not True:
             result = f"cannot: {reason}"
         else:
             code, _, err = run_cli("train", name, "--preset", "tiny", "--run-dir", str(Path(root, name)),
-                                   "--strategy", "mirrored", "--set", "train.steps=1")
+                                   "--strategy", "mirrored", "--set", "train.steps=1", *settings)
             result = "ok" if code == 0 else f"failed: {err.strip()[-500:]}"
             failed += code != 0
         print(json.dumps({"task": name, "result": result}), flush=True)
