@@ -37,10 +37,6 @@ class GAN(Task):
     monitor = "loss"
     export_models = ("generator",)
 
-    def presets(self):
-        """tiny, book and one preset per variant, named as the variant (`infogan-ac` is `infogan_ac()`)."""
-        return {name: getattr(GANConfig, name.replace("-", "_")) for name in GANConfig.PRESETS}
-
     # ----- data -------------------------------------------------------------------
     def data(self, config: GANConfig, split: str):
         options(config)
