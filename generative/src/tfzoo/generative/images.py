@@ -26,9 +26,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfzoo.common.data import resolve
-from tfzoo.common.errors import ConfigError, DataError
+from tfzoo.common.data.images import read_image_file
+from tfzoo.common.errors import ConfigError
 
 NOISE_KINDS = ("gaussian", "salt_pepper", "flip", "mask")
+
+# The predict hooks' image reader is common's (one copy for every domain).
+read_image = read_image_file
 
 __all__ = ["LARGE", "NOISE_KINDS", "add_noise", "content_seed", "example_digits", "fit_image", "parse_noise",
            "read_image", "shrink_large", "to_unit"]
@@ -145,36 +149,6 @@ def shrink_large(image: np.ndarray, shape) -> np.ndarray:
         strip = image[top * factor:bottom * factor, :cols * factor].astype(np.float32)
         out[top:bottom] = strip.reshape(bottom - top, factor, cols, factor, -1).mean(axis=(1, 3)) / 255.0
     return out
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """A png/jpg/bmp/gif file or a `.npy` array ([h, w] or [h, w, c]; uint8 or [0, 1] floats) as uint8 [h, w, c].
-
-    Raises a one-line DataError naming the file when it is missing or unreadable.
-    """
-    path = str(path)
-    if path.endswith(".npy"):
-        try:
-            array = np.load(path)
-        except (OSError, ValueError) as err:
-            raise DataError(f"{path}: not a readable .npy array ({err})") from None
-        array = array[..., None] if array.ndim == 2 else array
-        if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-            raise DataError(f"{path}: expected an image array [h, w] or [h, w, c], found shape {array.shape}")
-        if array.dtype != np.uint8:
-            scale = 255.0 if float(np.max(array, initial=0)) <= 1.0 else 1.0
-            array = np.clip(np.rint(array * scale), 0, 255).astype(np.uint8)
-        return array[..., :3]
-    try:
-        data = tf.io.read_file(path)
-        image = tf.io.decode_image(data, channels=0, expand_animations=False).numpy()
-    except tf.errors.NotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except tf.errors.InvalidArgumentError as err:
-        raise DataError(f"{path}: not a readable png/jpg/bmp/gif image ({err.message.splitlines()[0]})") from None
-    if image.shape[-1] == 4:
-        image = image[..., :3]
-    return image[..., :1] if image.shape[-1] == 2 else image
 
 
 def example_digits(directory: str | Path) -> list[str]:
