@@ -33,8 +33,10 @@ def _first_line(err: Exception) -> str:
 class Checkpoints:
     """Keep the last `keep` checkpoints of `trackables` in `directory`, plus `best/`."""
 
-    def __init__(self, directory: str | Path, *, keep: int, trackables: dict[str, Any]) -> None:
+    def __init__(self, directory: str | Path, *, keep: int, trackables: dict[str, Any],
+                 required: tuple[str, ...] = ()) -> None:
         self.directory = Path(directory)
+        self.required = tuple(required)  # trackables a restored checkpoint must hold (the models)
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory), max_to_keep=keep)
         self.best = tf.train.CheckpointManager(self.checkpoint, str(self.directory / "best"), max_to_keep=1)
@@ -77,21 +79,20 @@ class Checkpoints:
 
     def _restore(self, path: str) -> str:
         try:
-            status = self.checkpoint.restore(path).expect_partial()
+            self.checkpoint.restore(path).expect_partial()
         except ValueError as err:
             if "shape" in str(err) or "incompatible" in str(err).lower():
                 raise IncompatibleCheckpoint(
                     f"{path}: incompatible with the models of this config ({_first_line(err)[:200]}); the run "
                     f"was trained with another architecture: use another --run-dir") from None
             raise
-        try:
-            # Every variable that exists now must come from the checkpoint: a model the checkpoint lacks
-            # (renamed, added) would otherwise keep its fresh weights and "resume" silently.
-            status.assert_existing_objects_matched()
-        except AssertionError as err:
+        # A model the checkpoint lacks (renamed, added) would otherwise keep its fresh weights and
+        # "resume" silently; other state (optimiser slots, counters) may legitimately be new.
+        missing = sorted(set(self.required) - _saved_objects(path))
+        if missing:
             raise IncompatibleCheckpoint(
-                f"{path}: does not hold every model of this config ({_first_line(err)[:160]}); the run was "
-                f"trained with other models: use another --run-dir") from None
+                f"{path}: holds no {', '.join(missing)}; the run was trained with other models: use another "
+                f"--run-dir")
         return path
 
     def save(self, step: int) -> str:
@@ -105,6 +106,15 @@ class Checkpoints:
         if path:
             self._restore(path)
         return path
+
+
+def _saved_objects(path: str) -> set[str]:
+    """The names of the objects a checkpoint saved at its top level (its trackables' keys)."""
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(tf.train.load_checkpoint(path).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    return {child.local_name for child in graph.nodes[0].children}
 
 
 def latest(directory: str | Path) -> str | None:

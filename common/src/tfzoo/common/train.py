@@ -154,11 +154,13 @@ class Trainer:
         ckpt_dir = self.run.checkpoints if self.chief else self._worker_tmp()
         if not self.chief:
             shutil.rmtree(ckpt_dir, ignore_errors=True)  # a killed run's stale scratch copy
-        self.checkpoints = Checkpoints(ckpt_dir, keep=self.tc.keep, trackables=trackables)
+        required = tuple(model_key(k) for k in self.models)
+        self.checkpoints = Checkpoints(ckpt_dir, keep=self.tc.keep, trackables=trackables, required=required)
         # Every worker resumes from the chief's checkpoints (run_dir is on a filesystem they share),
         # so a restarted multi-worker job starts from one state on all of them.
         self.resume_from = (
-            self.checkpoints if self.chief else Checkpoints(self.run.checkpoints, keep=self.tc.keep, trackables=trackables)
+            self.checkpoints if self.chief
+            else Checkpoints(self.run.checkpoints, keep=self.tc.keep, trackables=trackables, required=required)
         )
 
     def task_trackables(self) -> dict[str, Any]:
