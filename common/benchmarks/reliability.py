@@ -65,7 +65,8 @@ def run(quick: bool) -> str:
         *rows,
         "",
         f"kill -9 trial: one `toy.xor` run (300 steps, a checkpoint every step) killed {kills['kills']} times at "
-        f"seeded random moments ({landed} landed on a live process; newest checkpoint after each kill: "
+        f"seeded random moments of its training (each a random number of steps past the last checkpoint, plus "
+        f"0-50 ms) ({landed} landed on a live process; newest checkpoint after each kill: "
         f"{', '.join(map(str, kills['steps_at_kill']))}), resumed each time and finished: final weights "
         f"**{'bit-identical' if kills['identical'] else 'DIFFERENT'}** to an uninterrupted run "
         f"(final step {kills['final_step']}).",

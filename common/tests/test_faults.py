@@ -164,6 +164,8 @@ def test_twenty_kills_at_random_moments_resume_to_the_uninterrupted_weights(tmp_
 
     result = kill_and_resume(tmp_path, kills=20, seed=1)
     assert result["landed"] >= 15, result  # most kills hit a live process, not one that had finished
+    steps = result["steps_at_kill"]
+    assert steps[0] > 0 and steps == sorted(steps) and steps[-1] < 300, result  # mid-run, moving on
     assert result["identical"] and result["final_step"] == 300, result
 
 

@@ -1,8 +1,9 @@
 """`kill -9` a training run at random moments, resume it each time, and compare its final weights
 with an uninterrupted run: the acceptance test of exact resume (slow test and reliability benchmark).
 
-A checkpoint every step makes many kills land while a checkpoint is being written; the delays are
-drawn from a seeded generator over the whole life of the process (imports, tracing, steps, saves).
+A checkpoint every step makes many kills land while a checkpoint is being written. Each kill waits
+until training has passed a seeded random step beyond the last one saved, then a seeded random few
+milliseconds more, so the kills land mid-run whatever the machine's speed or load.
 """
 
 from __future__ import annotations
@@ -39,18 +40,24 @@ def checkpoint_weights(run_dir: Path) -> dict[str, np.ndarray]:
     return {n: tf.train.load_variable(path, n) for n, _ in tf.train.list_variables(path) if not n.startswith(skip)}
 
 
-def kill_and_resume(root: Path, *, kills: int = 20, seed: int = 0, max_delay: float = 8.0) -> dict[str, Any]:
-    """Kill one run `kills` times at random moments, then let it finish; train the same run straight.
+def kill_and_resume(root: Path, *, kills: int = 20, seed: int = 0, timeout: float = 300.0) -> dict[str, Any]:
+    """Kill one run `kills` times at random moments of its training, then let it finish; train the same
+    run straight through and compare.
 
     Returns {"kills", "landed" (kills that hit a live process), "steps_at_kill" (newest checkpoint
     step after each kill), "identical" (final weights bit-identical), "final_step"}.
     """
     rng = np.random.default_rng(seed)
     killed, straight = Path(root, "killed"), Path(root, "straight")
+    total = int(next(s for s in SETTINGS if s.startswith("train.steps=")).split("=")[1])
     landed, steps = 0, []
     for _ in range(kills):
+        target = min(total - 1, _newest_step(killed) + int(rng.integers(1, max(2, total // kills))))
         proc = subprocess.Popen(_command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
-        time.sleep(float(rng.uniform(0.5, max_delay)))
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and _newest_step(killed) < target and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(float(rng.uniform(0.0, 0.05)))  # into the next step or checkpoint write
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             landed += 1
