@@ -27,7 +27,7 @@ from tfzoo.common.errors import DataError
 
 __all__ = [
     "LANGUAGES", "Vocabulary", "detect_language", "is_hanzi", "is_numbered_pinyin", "normalise", "out_of_vocabulary",
-    "spell_number", "spell_number_zh",
+    "spell_number", "spell_number_zh", "zh_words",
 ]
 
 LANGUAGES = ("en", "zh", "pinyin")
@@ -176,6 +176,14 @@ def _jieba():
         jieba.setLogLevel(logging.WARNING)
         jieba._tfzoo_ready = True
     return jieba
+
+
+def zh_words(text: str) -> list[str]:
+    """The words of a Mandarin text: its own spaces kept (THCHS words, pinyin syllables), jieba between them.
+
+    What Chinese word error rates count (speech.asr's WER).
+    """
+    return [w for chunk in text.split() for w in _jieba().lcut(chunk) if w.strip()]
 
 
 def _english(text: str, dropped: Counter | None) -> str:
