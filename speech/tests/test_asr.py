@@ -21,6 +21,7 @@ from tfzoo.speech import audio, features
 from tfzoo.speech.asr import data as pipeline
 from tfzoo.speech.asr import decode
 from tfzoo.speech.asr.config import ASRConfig
+from tfzoo.speech.asr.lm import EOS, CharNgram, prefix_beam_search
 from tfzoo.speech.asr.model import build_model, ctc_loss
 from tfzoo.speech.text import Vocabulary, detect_language
 
@@ -159,11 +160,67 @@ def test_languages_restrict_the_clips_and_the_alphabet():
 
 def test_presets_validate():
     task = get_task("speech.asr")
-    for preset in ("tiny", "book"):
+    for preset in ("tiny", "augmented", "streaming", "book"):
         task.default_config(preset=preset)
     assert task.default_config().feature_dim == 494 and task.monitor == "cer"
     code, _, err = run_cli("train", "speech.asr", "--tiny", "--set", "beam=0", "--run-dir", "/nonexistent/x")
     assert code == 2 and "beam" in err and len(err.strip().splitlines()) == 1
+
+
+# ----- the character language model and prefix beam search ------------------------------------------------
+def test_char_ngram_is_a_distribution_and_prefers_its_text():
+    model = CharNgram(texts=["hello world", "hello there", "help"], order=4)
+    for context in ("", "hel", "xyz"):
+        total = sum(math.exp(model.log_prob(context, c)) for c in sorted(model.alphabet) + [EOS])
+        assert total == pytest.approx(1.0, abs=1e-9)
+    assert model.bits_per_character(["hello"]) < model.bits_per_character(["olleh"])
+    assert math.isfinite(model.log_prob("hel", "z"))  # unseen characters keep some probability
+
+
+def test_prefix_search_without_lm_matches_tensorflows_beam():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(1, 30, HELLO.num_classes)).astype(np.float32) * 3
+    log_probs = tf.nn.log_softmax(logits[0]).numpy()
+    ours = prefix_beam_search(log_probs, characters=list(HELLO.characters), lm=None, weight=0, bonus=0, beam=16,
+                              top_paths=3)
+    ids, scores = decode.beam(logits, [30], width=16, top_paths=3)
+    theirs = [HELLO.decode(ids[k, 0].numpy()) for k in range(3)]
+    assert ours[0][0] == theirs[0]
+    assert ours[0][1] == pytest.approx(float(scores[0, 0]), abs=1e-3)
+    # double letters need a blank between them, as in CTC
+    hello = tf.nn.log_softmax(logits_of("hhe_ll_llo")[0]).numpy()
+    assert prefix_beam_search(hello, characters=list(HELLO.characters), lm=None, weight=0, bonus=0)[0][0] == "hello"
+
+
+def test_the_language_model_settles_an_ambiguous_frame():
+    vocabulary = Vocabulary.from_texts(["help me hello"])
+    frames = logits_of("he_l_l_", vocabulary)[0]
+    ambiguous = np.full(vocabulary.num_classes, -5.0, np.float32)
+    ambiguous[vocabulary.encode("o")[0]], ambiguous[vocabulary.encode("p")[0]] = 2.0, 2.2  # "p" slightly ahead
+    log_probs = tf.nn.log_softmax(np.vstack([frames, ambiguous, frames[-1:]])).numpy()
+    chars = list(vocabulary.characters)
+    assert prefix_beam_search(log_probs, characters=chars, lm=None, weight=0, bonus=0)[0][0] == "hellp"
+    model = CharNgram(texts=["hello", "hello there", "help me"], order=5)
+    assert prefix_beam_search(log_probs, characters=chars, lm=model, weight=1.0, bonus=0.5)[0][0] == "hello"
+
+
+# ----- training-time augmentation ------------------------------------------------------------------------
+def test_augmentation_is_seeded_and_changes_only_training_features():
+    config = replace(ASRConfig.augmented(), data="espeak-zh-en?size=tiny")
+    info = {"sample_rate": 16000, "characters": list("abc ")}
+    waveform = tf.constant(np.sin(np.arange(16000) * 0.05).astype(np.float32) * 0.3)
+    plain = pipeline.features_tf(waveform, config, info)
+    one = pipeline.features_tf(waveform, config, info, seed=tf.constant([1, 2]))
+    again = pipeline.features_tf(waveform, config, info, seed=tf.constant([1, 2]))
+    other = pipeline.features_tf(waveform, config, info, seed=tf.constant([3, 4]))
+    np.testing.assert_array_equal(one, again)
+    assert one.shape[1] == plain.shape[1] == 494
+    assert abs(one.shape[0] - plain.shape[0]) <= plain.shape[0] * 0.11 + 1  # speed 0.9-1.1
+    assert not np.array_equal(one.numpy(), other.numpy())
+    mfcc = tf.random.stateless_normal([200, 26], [0, 1])
+    masked = pipeline.mask(mfcc, replace(config, time_masks=1, cepstral_masks=0, time_mask_frames=10), tf.constant([5, 6]))
+    changed = np.flatnonzero(np.any(masked.numpy() != mfcc.numpy(), axis=1))
+    assert len(changed) <= 10 and (len(changed) == 0 or changed[-1] - changed[0] == len(changed) - 1)
 
 
 # ----- a trained tiny run ------------------------------------------------------------------------------
@@ -242,7 +299,29 @@ def test_evaluate_reports_greedy_and_beam(trained):
     code, out, err = run_cli("evaluate", str(run_dir), "--split", "test")
     assert code == 0, err
     values = json.loads(out.strip().splitlines()[-1])
-    assert {"cer", "wer", "label_error_rate", "cer_beam", "wer_beam", "cer_en_beam", "cer_zh_beam"} <= set(values)
+    assert {"cer", "wer", "label_error_rate", "cer_beam", "wer_beam", "cer_en_beam", "cer_zh_beam",
+            "cer_beam_lm", "wer_beam_lm", "cer_zh_beam_lm"} <= set(values)
+    figure = run_dir / "plots" / "alignment_test.png"
+    assert figure.is_file() and "alignment figure" in err
+    height, width = plt_image_size(figure)
+    assert (width, height) == (800, 600)
+
+
+def plt_image_size(path):
+    import matplotlib.image
+
+    return matplotlib.image.imread(path).shape[:2]
+
+
+def test_beam_lm_predicts_from_the_runs_transcripts(trained):
+    run_dir, inputs = trained
+    info = json.loads((run_dir / "info.json").read_text())
+    assert info["lm_text"] and all(set(t) <= set(info["characters"]) for t in info["lm_text"])
+    code, out, err = run_cli("predict", str(run_dir), *inputs, "--set", "decoder=beam_lm", "--set", "top_paths=2")
+    assert code == 0, err
+    results = [json.loads(line) for line in out.strip().splitlines()]
+    assert len(results) == 2 and all(len(r["alternatives"]) <= 2 and r["text"] == r["alternatives"][0]
+                                     for r in results)
 
 
 def test_original_and_decoded_pairs_are_shown_after_evaluation(trained, capsys):

@@ -18,8 +18,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 __all__ = [
+    "CJK_FONTS",
     "DPI",
     "FIGSIZE",
+    "cjk_font",
     "confusion",
     "curves",
     "grid_array",
@@ -34,6 +36,30 @@ __all__ = [
 FIGSIZE = (8.0, 6.0)
 DPI = 100
 _RESERVED = ("step", "split", "stage", "time")
+
+
+# Fonts that draw hanzi, in order of preference; matplotlib's own DejaVu Sans draws none.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "AR PL UMing CN", "SimHei", "Microsoft YaHei", "PingFang SC")
+_CJK_WARNED: list[bool] = []
+
+
+def cjk_font() -> str | None:
+    """The first installed font family of CJK_FONTS, or None with one warning per process (figures then
+    show hanzi as their code points: a caller checks for None)."""
+    import warnings
+
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FONTS:
+        if family in installed:
+            return family
+    if not _CJK_WARNED:
+        _CJK_WARNED.append(True)
+        warnings.warn("no CJK font installed (e.g. apt-get install fonts-noto-cjk): figures write hanzi as "
+                      "code points", stacklevel=2)
+    return None
 
 
 def new_figure() -> Figure:

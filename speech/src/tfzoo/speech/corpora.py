@@ -11,8 +11,9 @@ the dataset is iterated, so a large corpus never sits in memory. Transcripts are
 `tfzoo.speech.text`. `meta` holds `sample_rate`, `language` (a code, or a sorted list for a
 mixed corpus), `languages` (clips per language; per clip, `text.detect_language` tells them
 apart), `count`, `skipped` ({reason: clips}), `problems` ({reason: first messages}),
-`characters` (every character of the split's transcripts), `seconds`, and `speakers` or
-`voices` when known.
+`characters` (every character of the split's transcripts), `transcripts` (the distinct normalised
+transcripts with their language, for language models), `seconds`, and `speakers` or `voices`
+when known.
 
 Bad data is a one-line DataError naming the file (and line) and what was expected; with
 `on_error="skip"` the clip is skipped and counted under its reason: `bad_text` (undecodable or
@@ -179,6 +180,7 @@ def _build(scheme: str, arg: str, split: str, slots: list[Entry | Bad], *, rate:
 
     dropped: Counter = Counter()
     kept: list[tuple[str, str, Path]] = []
+    transcripts: dict[str, str] = {}  # distinct label -> its language
     languages: Counter = Counter()
     speakers: set[str] = set()
     stereo, seconds = [], 0.0
@@ -210,6 +212,7 @@ def _build(scheme: str, arg: str, split: str, slots: list[Entry | Bad], *, rate:
         if slot.speaker:
             speakers.add(slot.speaker)
         kept.append((slot.id, label, slot.path))
+        transcripts.setdefault(label, lang)
     handle(messages, on_error=on_error, where=where)
     if stereo:  # one warning for the corpus, not one per clip
         warnings.warn(f"{where}: {len(stereo)} clip(s) have several channels and are mixed down to mono; "
@@ -218,7 +221,7 @@ def _build(scheme: str, arg: str, split: str, slots: list[Entry | Bad], *, rate:
     meta = {"sample_rate": rate, "language": langs[0] if len(langs) == 1 else (langs or language),
             "languages": dict(sorted(languages.items())), "count": len(kept), "skipped": skipped,
             "problems": problems, "characters": "".join(sorted({c for _, label, _ in kept for c in label})),
-            "seconds": round(seconds, 3)}
+            "transcripts": transcripts, "seconds": round(seconds, 3)}
     if speakers:
         meta["speakers"] = len(speakers)
     if dropped:

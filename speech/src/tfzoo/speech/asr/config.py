@@ -9,7 +9,8 @@ from tfzoo.common.optim import OptimConfig
 from tfzoo.common.train import TrainConfig
 from tfzoo.speech.features import Normalisation
 
-Decoder = Literal["beam", "greedy"]
+Decoder = Literal["beam", "beam_lm", "greedy"]
+EvalDecoder = Literal["beam", "greedy"]  # in the graph, so periodic evaluation can run it
 Language = Literal["en", "zh"]
 Init = Literal["glorot", "normal"]
 # The book's THCHS-30 run: 8,911 clips, batch 8, 100 epochs (S0 L11101, L11183, L14316).
@@ -22,10 +23,14 @@ DEFAULT_TRAIN_CLIPS = 6000
 class ASRConfig:
     """BiRNN-CTC speech recognition: MFCC ±9 context -> 3 clipped-ReLU dense -> BiLSTM -> 2 dense -> CTC."""
 
+    PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "augmented", "streaming", "book")
     RANGES: ClassVar[dict] = {
         "frame_stride": (1, None), "context": (0, None), "cmvn_clips": (1, None), "fc1": (1, None),
         "fc2": (1, None), "fc3": (1, None), "lstm_units": (1, None), "fc5": (1, None), "dropout": (0.0, 0.95),
         "relu_clip": (0.0, None), "init_std": (0.0, None), "beam": (1, None), "top_paths": (1, None),
+        "lm_order": (1, 12), "lm_weight": (0.0, None), "lm_beam": (1, None), "time_masks": (0, None),
+        "time_mask_frames": (1, None), "cepstral_masks": (0, None), "cepstral_mask_width": (1, 26),
+        "speed_min": (0.5, 2.0), "speed_max": (0.5, 2.0),
     }
 
     data: str = "espeak-zh-en"
@@ -46,16 +51,34 @@ class ASRConfig:
     fc5: int = 512
     dropout: float = 0.05  # after fc1-3 and fc5, and on the LSTM inputs (the book's keep 0.95)
     relu_clip: float = 20.0
+    # False: a forward-only LSTM, for streaming (`tfzoo.speech.asr.streaming`; see the `streaming` preset)
+    bidirectional: bool = True
     init: Init = "glorot"  # "normal": the book's N(0, init_std) for the dense kernels and biases
     init_std: float = 0.046875
     # length-bucketed batches (frames after decimation: 50 per second); off = padded batches in order
     bucketing: bool = True
     buckets: tuple[int, ...] = (100, 150, 200, 300, 450)
-    # decoding: predict, export and `tfzoo evaluate` use `decoder`; periodic evaluation `eval_decoder`
+    # decoding: predict and export use `decoder` (the SavedModel runs beam for beam_lm), periodic
+    # evaluation `eval_decoder`; `tfzoo evaluate` reports every decoder
     decoder: Decoder = "beam"
     beam: int = 100  # CTC beam width (the book's default, S0 L11010)
     top_paths: int = 1
-    eval_decoder: Decoder = "greedy"
+    eval_decoder: EvalDecoder = "greedy"
+    # beam_lm: prefix beam search with a character n-gram language model of the training transcripts
+    # (tfzoo.speech.asr.lm): score = log P_ctc + lm_weight * log P_lm + lm_bonus * characters
+    lm_order: int = 5
+    lm_weight: float = 0.5
+    lm_bonus: float = 1.0
+    lm_beam: int = 32
+    # training-time augmentation, because test voices are unseen: SpecAugment-style masks on the MFCC
+    # frames before stacking (0 masks = off) and speed perturbation (resampling by a factor drawn
+    # uniformly from [speed_min, speed_max]; 1.0 and 1.0 = off)
+    time_masks: int = 0
+    time_mask_frames: int = 10
+    cepstral_masks: int = 0
+    cepstral_mask_width: int = 4
+    speed_min: float = 1.0
+    speed_max: float = 1.0
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=12000, batch_size=32, log_every=50, eval_every=1000, ckpt_every=1000))
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(optimizer="adam", lr=1e-3))
@@ -75,6 +98,18 @@ class ASRConfig:
             train=replace(base.train, steps=4, batch_size=4, log_every=1, eval_every=2, ckpt_every=2,
                           eval_batches=0),
         )
+
+    @classmethod
+    def augmented(cls) -> ASRConfig:
+        """The default with SpecAugment-style masks (2 time masks of up to 10 steps, 2 of up to 4
+        cepstra) and speed perturbation 0.9-1.1: for unseen voices and real recordings."""
+        return replace(cls(), time_masks=2, cepstral_masks=2, speed_min=0.9, speed_max=1.1)
+
+    @classmethod
+    def streaming(cls) -> ASRConfig:
+        """A forward-only LSTM on dataset-normalised features, so audio can be transcribed chunk by
+        chunk as it arrives (`tfzoo.speech.asr.streaming.Streamer`) with the whole-clip result."""
+        return replace(cls(), bidirectional=False, normalisation="dataset_cmvn", lstm_units=384)
 
     @classmethod
     def book(cls) -> ASRConfig:

@@ -20,6 +20,7 @@ from tfzoo.common import batching
 from tfzoo.common.data import resolve
 from tfzoo.common.errors import ConfigError
 from tfzoo.speech import features as feats
+from tfzoo.speech.asr.lm import CharNgram
 from tfzoo.speech.text import Vocabulary, is_hanzi
 
 # Language ids carried with every example, so evaluation can report per-language metrics.
@@ -87,8 +88,13 @@ def load_split(config, split: str):
     dataset = data.dataset.filter(lambda e: tf.reduce_any(tf.equal(language_id_tf(e["text"]), wanted)))
     counts = dict(data.meta.get("languages", {}))
     size = sum(n for code, n in counts.items() if code in config.languages) if counts else data.size
+    transcripts = {t: code for t, code in data.meta.get("transcripts", {}).items() if _language(code) in config.languages}
     return data.replace(dataset=dataset, size=size, languages={c: n for c, n in counts.items()
-                                                               if c in config.languages})
+                                                               if c in config.languages}, transcripts=transcripts)
+
+
+def _language(code: str) -> str:
+    return "zh" if code == "pinyin" else code  # numbered pinyin labels are Mandarin
 
 
 def characters(config, train) -> list[str]:
@@ -127,7 +133,41 @@ def data_info(config, train) -> dict[str, Any]:
     }
     if config.normalisation == "dataset_cmvn":
         info["cmvn"] = dataset_cmvn(config, train, rate)
+    info["lm_text"] = lm_text(train.meta.get("transcripts", {}), info["characters"])
     return info
+
+
+# The language model's training text is kept with the run (info.json), capped so that a large
+# corpus does not make the record large; the n-gram is rebuilt from it in about a second.
+LM_MAX_CHARACTERS = 2_000_000
+
+
+def lm_text(transcripts, characters) -> list[str]:
+    """The distinct training transcripts a `beam_lm` decoder's character n-gram learns from: within
+    the alphabet, sorted (so the record is deterministic), at most LM_MAX_CHARACTERS in all."""
+    alphabet, kept, total = set(characters), [], 0
+    for text in sorted(transcripts):
+        if total + len(text) > LM_MAX_CHARACTERS:
+            break
+        if set(text) <= alphabet:
+            kept.append(text)
+            total += len(text)
+    return kept
+
+
+_LMS: dict[tuple, CharNgram] = {}
+
+
+def language_model(config, info: dict[str, Any]) -> CharNgram:
+    """The run's character n-gram (order `lm_order`) over info["lm_text"], built once per process."""
+    texts = tuple(info.get("lm_text") or ())
+    if not texts:
+        raise ConfigError("decoder 'beam_lm' needs the training transcripts in the run's info.json (lm_text); "
+                          "this run has none: retrain, or use decoder=beam")
+    key = (config.lm_order, hash(texts))
+    if key not in _LMS:
+        _LMS[key] = CharNgram(texts=texts, order=config.lm_order)
+    return _LMS[key]
 
 
 def vocabulary(info: dict[str, Any]) -> Vocabulary:
@@ -135,12 +175,54 @@ def vocabulary(info: dict[str, Any]) -> Vocabulary:
     return Vocabulary(tuple(info["characters"]))
 
 
-def features_tf(audio: tf.Tensor, config, info: dict[str, Any]) -> tf.Tensor:
-    """Features [T', feature_dim] of one waveform at info["sample_rate"], in the graph."""
+def features_tf(audio: tf.Tensor, config, info: dict[str, Any], *, seed: tf.Tensor | None = None) -> tf.Tensor:
+    """Features [T', feature_dim] of one waveform at info["sample_rate"], in the graph; with a
+    stateless `seed` [2], the training augmentation of the config (speed, then masks) too."""
+    rate = int(info["sample_rate"])
+    augment = seed is not None and augments(config)
+    if augment:
+        speed_seed, mask_seed = tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2))
+        audio = perturb_speed(audio, rate, config, speed_seed)
+    mfcc = _mfcc(rate)(audio)
+    if augment:
+        mfcc = mask(mfcc, config, mask_seed)
     cmvn = info.get("cmvn") or {}
-    return feats.asr_features_tf(audio, mfcc=_mfcc(int(info["sample_rate"])), stride=config.frame_stride,
-                                 context=config.context, normalisation=config.normalisation,
-                                 mean=cmvn.get("mean"), std=cmvn.get("std"))
+    stacked = feats.stack_context_tf(feats.decimate_tf(mfcc, config.frame_stride), config.context)
+    return feats.normalise_tf(stacked, config.normalisation, mean=cmvn.get("mean"), std=cmvn.get("std"))
+
+
+def augments(config) -> bool:
+    """Whether the config asks for any training augmentation."""
+    return bool(config.time_masks or config.cepstral_masks or (config.speed_min, config.speed_max) != (1.0, 1.0))
+
+
+def perturb_speed(audio: tf.Tensor, rate: int, config, seed: tf.Tensor) -> tf.Tensor:
+    """The clip played `factor` times faster (tempo and pitch, as Kaldi's speed perturbation), `factor`
+    drawn uniformly from [speed_min, speed_max]: resampled from rate * factor to rate."""
+    low, high = sorted((config.speed_min, config.speed_max))
+    if low == high == 1.0:
+        return audio
+    factor = tf.random.stateless_uniform([], seed, low, high)
+    return resample_tf(audio, tf.cast(tf.round(rate * factor), tf.int64), rate)
+
+
+def mask(mfcc: tf.Tensor, config, seed: tf.Tensor) -> tf.Tensor:
+    """SpecAugment-style masks on MFCC frames [T, 26]: `time_masks` runs of up to `time_mask_frames`
+    frames and `cepstral_masks` runs of up to `cepstral_mask_width` coefficients, each set to the
+    utterance's mean of that coefficient (what normalisation turns into 0, as SpecAugment's masks)."""
+    frames, width = tf.shape(mfcc)[0], tf.shape(mfcc)[1]
+    masked = tf.zeros_like(mfcc, tf.bool)
+    seeds = tf.random.experimental.stateless_split(seed, config.time_masks + config.cepstral_masks + 1)
+    for i in range(config.time_masks + config.cepstral_masks):
+        along_time = i < config.time_masks
+        size, most = (frames, config.time_mask_frames) if along_time else (width, config.cepstral_mask_width)
+        most = tf.minimum(most, size)
+        length = tf.random.stateless_uniform([], seeds[i], 0, most + 1, tf.int32)
+        start = tf.random.stateless_uniform([], seeds[i][::-1], 0, tf.maximum(size - length, 0) + 1, tf.int32)
+        positions = tf.range(size)
+        run = (positions >= start) & (positions < start + length)
+        masked |= run[:, None] if along_time else run[None, :]
+    return tf.where(masked, tf.reduce_mean(mfcc, axis=0, keepdims=True), mfcc)
 
 
 _MFCCS: dict[int, feats.MFCC] = {}
@@ -185,9 +267,10 @@ def targets_tf(info: dict[str, Any], text: tf.Tensor, *, with_text: bool) -> dic
     return targets
 
 
-def example(config, info: dict[str, Any], element: dict[str, tf.Tensor], *, with_text: bool) -> tuple:
-    """One corpus element mapped to (inputs, targets)."""
-    x = features_tf(element["audio"], config, info)
+def example(config, info: dict[str, Any], element: dict[str, tf.Tensor], *, with_text: bool,
+            seed: tf.Tensor | None = None) -> tuple:
+    """One corpus element mapped to (inputs, targets); augmented when a training `seed` is given."""
+    x = features_tf(element["audio"], config, info, seed=seed)
     return {"features": x, "lengths": tf.shape(x)[0]}, targets_tf(info, element["text"], with_text=with_text)
 
 

@@ -2,7 +2,8 @@
 
     features [B, T, 494], lengths [B]
       -> fc1, fc2, fc3: Dense + min(relu(x), 20) + dropout
-      -> dropout, Bidirectional LSTM (concatenated), masked by length
+      -> dropout, Bidirectional LSTM (concatenated), masked by length; with `bidirectional=False` a
+         forward-only LSTM ("rnn"), which `tfzoo.speech.asr.streaming` runs chunk by chunk
       -> fc5: Dense + clipped ReLU + dropout
       -> fc6: Dense to vocabulary + 1 logits, the CTC blank last
 
@@ -49,8 +50,13 @@ def build_model(config, *, num_classes: int) -> keras.Model:
     # dropout mask every step, which is a Dropout layer on the inputs (Keras's LSTM(dropout=) would
     # share one mask over time, turn off cuDNN, and capture an RNG state the SavedModel cannot track).
     x = keras.layers.Dropout(config.dropout, name="birnn_input_dropout")(x)
-    lstm = keras.layers.LSTM(config.lstm_units, return_sequences=True, unit_forget_bias=True)
-    x = keras.layers.Bidirectional(lstm, merge_mode="concat", name="birnn")(x, mask=mask)
+    if config.bidirectional:
+        lstm = keras.layers.LSTM(config.lstm_units, return_sequences=True, unit_forget_bias=True)
+        x = keras.layers.Bidirectional(lstm, merge_mode="concat", name="birnn")(x, mask=mask)
+    else:
+        # Forward only, so step t depends on steps <= t and a clip can be run chunk by chunk with the
+        # state carried over (tfzoo.speech.asr.streaming); "rnn", not "birnn": another layer, another name.
+        x = keras.layers.LSTM(config.lstm_units, return_sequences=True, unit_forget_bias=True, name="rnn")(x, mask=mask)
     x = _clipped_dense(x, "fc5", config.fc5, config, init)
     logits = keras.layers.Dense(num_classes, name="fc6", **init)(x)
     return keras.Model({"features": features, "lengths": lengths}, logits, name="birnn_ctc")

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tfzoo.common.task import Task, TrainState
 from tfzoo.speech.asr import data as pipeline
-from tfzoo.speech.asr import decode
+from tfzoo.speech.asr import decode, lm
 from tfzoo.speech.asr.config import ASRConfig
 from tfzoo.speech.asr.model import build_model, ctc_loss
 
@@ -43,7 +43,7 @@ class ASR(Task):
         return pipeline.data_info(config, train)
 
     def train_map(self, config: ASRConfig, info: dict[str, Any], example, seed):
-        return pipeline.example(config, info, example, with_text=False)
+        return pipeline.example(config, info, example, with_text=False, seed=seed)
 
     def eval_map(self, config: ASRConfig, info: dict[str, Any], example):
         return pipeline.example(config, info, example, with_text=True)
@@ -96,26 +96,45 @@ class ASR(Task):
         return []
 
     def after_evaluate(self, run, split: str, results: dict[str, Any]) -> dict[str, Any]:
-        """`tfzoo evaluate` also scores `decoder` (beam search) when periodic evaluation used another
-        one: keys with a `_beam` (or `_greedy`) suffix, so both decoders show side by side."""
-        config = run.config
-        if config.decoder == config.eval_decoder:
-            return results
-        model = run.models["model"]
-
-        @tf.function(reduce_retracing=True)
-        def step(inputs, targets):
-            logits = model(inputs, training=False)
-            decoded = _decode(config, logits, inputs["lengths"], config.decoder)
-            return {"decoded": decoded, "labels": targets["labels"], "text": targets["text"],
-                    "language": targets["language"], "ler": decode.label_error_rate(decoded, targets["labels"])}
-
-        outputs = []
-        for inputs, targets in run.eval_batches(self.data(config, split)):
-            outputs.append({k: np.asarray(v) for k, v in step(inputs, targets).items()})
-        scores, _ = _corpus_scores(run.info, outputs)
-        results.update({f"{k}_{config.decoder}": v for k, v in scores.items() if k != "utterances"})
+        """`tfzoo evaluate` scores every decoder: the periodic evaluation's (`eval_decoder`) keys as they
+        are, the others with a `_beam` / `_beam_lm` suffix; and plots one clip's CTC alignment."""
+        config, info = run.config, run.info
+        others = [d for d in ("greedy", "beam", "beam_lm") if d != config.eval_decoder]
+        hypotheses: dict[str, list[str]] = {d: [] for d in others}
+        references, languages = [], []
+        for logits, lengths, targets in _logits(run, self.data(config, split)):
+            references += [t.decode("utf-8") for t in targets["text"]]
+            languages += [pipeline.LANGUAGES[int(code)] for code in targets["language"]]
+            for decoder in others:
+                hypotheses[decoder] += _transcribe(config, info, logits, lengths, decoder)
+        for decoder in others:
+            scores = decode.score(references, hypotheses[decoder], languages) if references else {}
+            results.update({f"{k}_{decoder}": v for k, v in scores.items()})
+        path = self._plot_alignment(run, split)
+        if path is not None:
+            print(f"alignment figure: {path}", file=sys.stderr)
         return results
+
+    def _plot_alignment(self, run, split: str) -> Path | None:
+        """The first English clip of the split (else its first clip): spectrogram and CTC posteriors."""
+        from tfzoo.speech.asr.plots import alignment
+
+        chosen = None
+        for element in self.data(run.config, split).dataset.take(20):
+            if chosen is None or int(pipeline.language_id_tf(element["text"])) == pipeline.EN:
+                chosen = element
+                if int(pipeline.language_id_tf(element["text"])) == pipeline.EN:
+                    break
+        if chosen is None:
+            return None
+        x = pipeline.features_tf(chosen["audio"], run.config, run.info)
+        logits = run.models["model"]({"features": x[None], "lengths": tf.shape(x)[:1]}, training=False)[0]
+        characters = list(run.info["characters"])
+        decoded = pipeline.vocabulary(run.info).decode(decode.greedy(logits[None], tf.shape(x)[:1])[0].numpy())
+        return alignment(waveform=chosen["audio"].numpy(), rate=int(run.info["sample_rate"]),
+                         probabilities=tf.nn.softmax(logits).numpy(), characters=characters,
+                         stride=run.config.frame_stride, reference=chosen["text"].numpy().decode("utf-8"),
+                         decoded=decoded, out_png=run.plots / f"alignment_{split}.png")
 
     def example_inputs(self, directory) -> list[str]:
         """Two test clips of the tiny espeak corpus (held-out voices): English as 16 kHz mono WAV, Mandarin
@@ -151,6 +170,13 @@ class ASR(Task):
             waveform = audio.load(path, rate=rate)
             out = serve(tf.constant(waveform), tf.constant(rate, tf.int32))
             text = out["text"].numpy().decode("utf-8")
+            if run.config.decoder == "beam_lm":  # the SavedModel's beam, rescored with the LM in NumPy
+                found = lm.prefix_beam_search(out["log_probs"].numpy(), characters=run.info["characters"],
+                                              lm=pipeline.language_model(run.config, run.info),
+                                              weight=run.config.lm_weight, bonus=run.config.lm_bonus,
+                                              beam=run.config.lm_beam, top_paths=run.config.top_paths)
+                text = found[0][0]
+                out = {**out, "alternatives": tf.constant([t for t, _ in found])}
             result: dict[str, Any] = {"input": path, "text": text}
             if bilingual:
                 result["language"] = _language(text) if text else None
@@ -159,10 +185,21 @@ class ASR(Task):
             results.append(result)
         return results
 
+    def export_manifest(self, run) -> dict[str, Any]:
+        """The decoder the SavedModel runs, and what to do for the language model."""
+        facts: dict[str, Any] = {"decoder": "greedy" if run.config.decoder == "greedy" else "beam",
+                                 "beam": run.config.beam, "sample_rate": int(run.info["sample_rate"])}
+        if run.config.decoder == "beam_lm":
+            facts["language_model"] = ("not in the graph: rescore the log_probs output with "
+                                       "tfzoo.speech.asr.lm.prefix_beam_search, or use tfzoo predict")
+        return facts
+
     def serving_function(self, config: ASRConfig, models: dict[str, keras.Model], info: dict[str, Any]):
         """`waveform` float32 [N] (mono, in [-1, 1]) and its `sample_rate` int32 in; `text` (tf.string),
-        `alternatives` [top_paths] and their `scores` out. Resampling (band-limited, `data.resample_tf`),
-        features, the network, the decoder and the id -> character table all run in the graph."""
+        `alternatives` [top_paths], their `scores` and the per-step `log_probs` [T', C] (for an external
+        decoder or language model) out. Resampling (band-limited, `data.resample_tf`), features, the
+        network, the decoder and the id -> character table all run in the graph; `beam_lm` serves the
+        plain beam search (its language model runs in NumPy, in `predict`)."""
         model = models["model"]
         characters = list(info["characters"])
         table = tf.lookup.StaticHashTable(
@@ -180,14 +217,15 @@ class ASR(Task):
             x = pipeline.features_tf(pipeline.resample_tf(waveform, sample_rate, rate), config, info)
             lengths = tf.shape(x)[:1]
             logits = model({"features": x[None], "lengths": lengths}, training=False)
-            if config.decoder == "beam":
+            if config.decoder in ("beam", "beam_lm"):
                 paths, scores = decode.beam(logits, lengths, width=config.beam, top_paths=config.top_paths)
                 scores = scores[0]
             else:
                 paths = decode.greedy(logits, lengths)[None]
                 scores = -tf.reduce_sum(tf.reduce_max(tf.nn.log_softmax(logits[0]), axis=-1))[None]
             texts = tf.strings.reduce_join(table.lookup(tf.cast(paths[:, 0], tf.int64)), axis=-1)
-            return {"text": texts[0], "alternatives": texts, "scores": scores}
+            return {"text": texts[0], "alternatives": texts, "scores": scores,
+                    "log_probs": tf.nn.log_softmax(logits[0])}
 
         return serve
 
@@ -233,3 +271,25 @@ def _corpus_scores(info: dict[str, Any], outputs: list[dict[str, Any]]) -> tuple
         pairs.append({"language": language, "original": references[i], "decoded": hypotheses[i],
                       "cer": decode.score([references[i]], [hypotheses[i]], [language])["cer"]})
     return values, pairs
+
+
+def _logits(run, data):
+    """(logits, lengths, targets) of each evaluation batch, as NumPy arrays."""
+    model = run.models["model"]
+    forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+    for inputs, targets in run.eval_batches(data):
+        yield forward(inputs).numpy(), inputs["lengths"].numpy(), {k: v.numpy() for k, v in targets.items()}
+
+
+def _transcribe(config: ASRConfig, info: dict[str, Any], logits: np.ndarray, lengths: np.ndarray,
+                decoder: str) -> list[str]:
+    """The transcripts of a batch of logits by `decoder` (beam_lm: prefix search with the run's LM)."""
+    vocabulary = pipeline.vocabulary(info)
+    if decoder != "beam_lm":
+        ids = _decode(config, tf.constant(logits), tf.constant(lengths), decoder).numpy()
+        return [vocabulary.decode(row) for row in ids]
+    model = pipeline.language_model(config, info)
+    log_probs = tf.nn.log_softmax(logits).numpy()
+    return [lm.prefix_beam_search(lp[:n], characters=info["characters"], lm=model, weight=config.lm_weight,
+                                  bonus=config.lm_bonus, beam=config.lm_beam)[0][0]
+            for lp, n in zip(log_probs, lengths)]
