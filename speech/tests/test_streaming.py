@@ -30,9 +30,10 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def clip(run):
-    """The first test clip of the tiny corpus (a held-out voice), float32 at the run's rate."""
-    element = next(iter(run.task.data(run.config, "test").dataset))
-    return element["audio"].numpy().astype(np.float32)
+    """The test clip of the tiny corpus (held-out voices) the 2-step model spells the longest text for,
+    so repeats collapse across chunk boundaries; float32 at the run's rate."""
+    clips = [e["audio"].numpy().astype(np.float32) for e in run.task.data(run.config, "test").dataset]
+    return max(clips, key=lambda audio: len(whole_clip(run, audio)[1]))
 
 
 def whole_clip(run, audio):
@@ -59,7 +60,7 @@ def stream(streamer, audio, sizes):
 def test_chunked_inference_equals_whole_clip_inference(run, clip):
     assert run.config.frame_stride == 2 and run.config.context == 9 and len(clip) > 16000
     want, want_text = whole_clip(run, clip)
-    assert want_text  # a 2-step model still spells something: the decoder's collapsing is exercised
+    assert len(want_text) >= 3  # the incremental decoder has characters, repeats and blanks to get right
     streamer = Streamer.from_run(run)
     rng = np.random.default_rng(0)
     chunkings = {"10 ms": [160], "1000": [1000], "random": rng.integers(0, 3000, size=64).tolist(),

@@ -25,8 +25,8 @@ BOS, EOS = "\x02", "\x03"  # sentence boundaries: control characters no transcri
 NEG_INF = float("-inf")
 # Candidates per frame: characters within this log distance of the frame's best (and at most
 # MAX_CANDIDATES of them). A trained CTC model puts almost all mass on one or two classes per frame.
-PRUNE = float(np.log(1e-4))
-MAX_CANDIDATES = 12
+PRUNE = float(np.log(1e-3))
+MAX_CANDIDATES = 8
 
 
 class CharNgram:

@@ -84,7 +84,7 @@ class Streamer:
             dense = [(model.get_layer(n), model.get_layer(f"{n}_relu")) for n in ("fc1", "fc2", "fc3", "fc5")]
             lstm, output = model.get_layer("rnn"), model.get_layer("fc6")
         except ValueError as err:
-            raise ConfigError(f"streaming needs speech.asr's forward-only model (layers fc1-fc6 and rnn): {err}") from None
+            raise ConfigError(f"streaming needs speech.asr's forward-only model (layers fc1-fc6, rnn): {err}") from None
         self.units = int(lstm.units)
         # A return_state twin of the trained LSTM with a copy of its weights: Keras's LSTM returns its
         # final state only when built to, and the state is what carries from one chunk to the next.
