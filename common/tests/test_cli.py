@@ -96,3 +96,20 @@ def test_usage_errors_are_one_line():
     assert code == 2 and "not a tfzoo run" in err
     code, _, err = run_cli("train", "toy.linreg", "--strategy", "multi-worker")
     assert code == 2 and "TF_CONFIG" in err
+
+
+def test_tensorflow_start_up_lines_stay_quiet_unless_verbose(tmp_path):
+    """A fresh `tfzoo train` prints no absl/oneDNN/cudart lines; `--verbose` lets them through."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "tfzoo.common.cli", "train", "toy.xor", "--tiny", "--run-dir"]
+    quiet = subprocess.run([*command, str(tmp_path / "a")], env=env, capture_output=True, text=True, check=True)
+    native = ("I0000", "W0000", "E0000", "absl::InitializeLog", "oneDNN", "retracing")
+    assert not [line for line in quiet.stderr.splitlines() if any(m in line for m in native)], quiet.stderr
+    assert str(tmp_path / "a") in quiet.stdout
+    loud = subprocess.run([sys.executable, "-m", "tfzoo.common.cli", "--verbose", *command[3:], str(tmp_path / "b")],
+                          env=env, capture_output=True, text=True, check=True)
+    assert any(m in loud.stderr for m in native), loud.stderr

@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tfzoo", description="Classic deep-learning tasks on TensorFlow 2.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="print every installed task, one a line")
@@ -304,6 +305,10 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tfzoo` command; returns the exit code."""
     args = _parser().parse_args(argv)
+    if not args.verbose:
+        from tfzoo.common.quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     try:
         code = COMMANDS[args.command](args) or 0
     except UserError as err:

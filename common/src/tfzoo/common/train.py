@@ -226,7 +226,9 @@ class Trainer:
             step.assign_add(1)
             return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in out.items()}
 
-        return tf.function(train_fn, jit_compile=self.tc.jit_compile)
+        # reduce_retracing: length-bucketed batches (speech, text) have a few shapes; after the first
+        # ones the step is traced once for any length instead of once per shape.
+        return tf.function(train_fn, jit_compile=self.tc.jit_compile, reduce_retracing=True)
 
     def _make_eval_fn(self):
         strategy, task, state, metrics = self.strategy, self.task, self.state, self.metrics
@@ -236,7 +238,7 @@ class Trainer:
                 return task.eval_step(state, batch, metrics)
             return strategy.run(task.eval_step, args=(state, batch, metrics))
 
-        return tf.function(eval_fn)
+        return tf.function(eval_fn, reduce_retracing=True)
 
     def evaluate(self, data: Any, *, limit: int = 0) -> dict[str, Any]:
         """Stream the metrics over a split (the whole split unless `limit` batches), then add the
