@@ -305,7 +305,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tfzoo` command; returns the exit code."""
     args = _parser().parse_args(argv)
-    if not args.verbose:
+    if not args.verbose and args.command != "list":  # list reads entry points only
         from tfzoo.common.quiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()
