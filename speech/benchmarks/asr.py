@@ -159,8 +159,9 @@ def _librivox(trainer) -> list[str]:
 
     references: dict[str, str] = {}
     for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        if "(" in line:  # "TEXT (file id)"
+        if "(" in line:  # "<s> TEXT </s> (file id)"
             words, _, clip = line.rpartition("(")
+            words = words.replace("<s>", " ").replace("</s>", " ")
             references[clip.strip(") ").split("/")[-1]] = text.normalise(words, "en")
     wavs = [p for p in sorted(LIBRIVOX.glob("*.wav")) if p.stem in references]
     predicted = [r["text"] for r in trainer.task.predict(trainer.run, [str(p) for p in wavs])]
