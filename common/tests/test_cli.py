@@ -113,3 +113,23 @@ def test_tensorflow_start_up_lines_stay_quiet_unless_verbose(tmp_path):
     loud = subprocess.run([sys.executable, "-m", "tfzoo.common.cli", "--verbose", *command[3:], str(tmp_path / "b")],
                           env=env, capture_output=True, text=True, check=True)
     assert any(m in loud.stderr for m in native), loud.stderr
+
+
+def test_info_list_and_help_do_not_import_tensorflow():
+    """`tfzoo info TASK`, `list` and `--help` read config modules only; every installed package registers
+    its config classes under `tfzoo.configs`, and none of them imports TensorFlow."""
+    import subprocess
+    import sys
+    from importlib.metadata import entry_points
+
+    from tfzoo.common.registry import CONFIG_GROUP, task_names
+
+    configs = {ep.name: ep.value for ep in entry_points(group=CONFIG_GROUP)}
+    assert {"toy.xor", "toy.linreg"} <= set(configs)
+    probe = ("import sys\nfrom tfzoo.common.cli import main\n"
+             "for argv in {argvs!r}:\n    main(argv)\n"
+             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, sorted(sys.modules)[:5]\n")
+    argvs = [["list"], *(["info", name] for name in task_names() if name in configs)]
+    done = subprocess.run([sys.executable, "-c", probe.format(argvs=argvs)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "toy.xor: 实例30" in done.stdout and "presets (--preset NAME): tiny" in done.stdout

@@ -163,6 +163,10 @@ def test_presets_validate():
     for preset in ("tiny", "augmented", "streaming", "book"):
         task.default_config(preset=preset)
     assert task.default_config().feature_dim == 494 and task.monitor == "cer"
+    from typing import get_args
+
+    from tfzoo.speech.asr import config as asr_config  # its own copy: a config module imports no TensorFlow
+    assert get_args(asr_config.Normalisation) == features.NORMALISATIONS
     code, _, err = run_cli("train", "speech.asr", "--tiny", "--set", "beam=0", "--run-dir", "/nonexistent/x")
     assert code == 2 and "beam" in err and len(err.strip().splitlines()) == 1
 

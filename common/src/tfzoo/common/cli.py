@@ -126,7 +126,7 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 def cmd_info(args: argparse.Namespace) -> None:
     from tfzoo.common import config as cfg
-    from tfzoo.common.registry import get_task
+    from tfzoo.common.registry import get_config_class
 
     if Path(args.target, "config.json").exists():
         from tfzoo.common.checkpoint import latest, list_variables
@@ -148,13 +148,13 @@ def cmd_info(args: argparse.Namespace) -> None:
         print(f"checkpoint {path}")
         print(f"config {Path(args.target, 'config.json')} (--vars lists the checkpoint's variables)")
         return
-    task = get_task(args.target)
-    print(f"{task.name}: {task.description}")
-    print("data specs: " + ", ".join(task.data_specs))
-    print("presets (--preset NAME): " + (", ".join(task.presets()) or "none"))
+    config_class = get_config_class(args.target)
+    print(f"{args.target}: {getattr(config_class, 'DESCRIPTION', '')}")
+    print("data specs: " + ", ".join(getattr(config_class, "DATA_SPECS", ())))
+    print("presets (--preset NAME): " + (", ".join(cfg.presets(config_class)) or "none"))
     print("config (--set key=value):")
-    allowed = cfg.choices(task.config_class)
-    for key, value in cfg.leaf_keys(task.default_config()).items():
+    allowed = cfg.choices(config_class)
+    for key, value in cfg.leaf_keys(cfg.validate(config_class())).items():
         choice = f"  # one of {', '.join(json.dumps(c) for c in allowed[key])}" if key in allowed else ""
         print(f"  {key} = {json.dumps(value, default=str)}{choice}")
 
@@ -305,7 +305,9 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tfzoo` command; returns the exit code."""
     args = _parser().parse_args(argv)
-    if not args.verbose and args.command != "list":  # list reads entry points only
+    # list and info TASK read entry points and config modules only: no TensorFlow to load
+    light = args.command == "list" or (args.command == "info" and not Path(args.target, "config.json").exists())
+    if not args.verbose and not light:
         from tfzoo.common.quiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()

@@ -222,3 +222,12 @@ def changed_keys(old: Any, new: Any) -> list[str]:
     """Dotted keys whose values differ between two configs of one class."""
     a, b = leaf_keys(old), leaf_keys(new)
     return sorted(k for k in a if a[k] != b.get(k))
+
+
+def presets(config_class: type) -> dict[str, Any]:
+    """Named configurations (`--preset NAME`) of a config class: the zero-argument classmethods listed
+    in its `PRESETS` tuple, by default whichever of `tiny` and `book` it has. A preset may be spelled
+    with hyphens ("infogan-ac") for a classmethod infogan_ac."""
+    names = getattr(config_class, "PRESETS", ("tiny", "book"))
+    methods = {name: getattr(config_class, name.replace("-", "_"), None) for name in names}
+    return {name: method for name, method in methods.items() if callable(method)}

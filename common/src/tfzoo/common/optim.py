@@ -8,13 +8,12 @@ checkpointed and reloaded.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
-from typing import ClassVar, Literal, get_args
 
 import keras
 import tensorflow as tf
 
 from tfzoo.common.errors import ConfigError
+from tfzoo.common.settings import OPTIMIZERS, SCHEDULES, OptimConfig
 
 __all__ = [
     "OPTIMIZERS",
@@ -30,37 +29,7 @@ __all__ = [
     "clip_gradients",
 ]
 
-OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "ftrl"]
-ScheduleName = Literal["constant", "exponential", "step", "piecewise", "cosine", "inverse_time", "noam", "plateau"]
-OPTIMIZERS = get_args(OptimizerName)
-SCHEDULES = get_args(ScheduleName)
-
 Schedule = keras.optimizers.schedules.LearningRateSchedule
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """Optimiser and learning-rate settings of a task (``--set optim.lr=...``)."""
-
-    RANGES: ClassVar[dict] = {"lr": (0.0, None), "decay_steps": (1, None), "decay_rate": (0.0, None),
-                              "warmup_steps": (0, None), "momentum": (0.0, 1.0), "weight_decay": (0.0, None),
-                              "clip_norm": (0.0, None), "plateau_factor": (0.0, 1.0), "plateau_patience": (1, None)}
-
-    optimizer: OptimizerName = "adam"
-    lr: float = 1e-3
-    schedule: ScheduleName = "constant"
-    decay_steps: int = 1000
-    decay_rate: float = 0.9
-    staircase: bool = False
-    boundaries: tuple[int, ...] = ()
-    values: tuple[float, ...] = ()
-    warmup_steps: int = 0
-    momentum: float = 0.0
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    clip_norm: float = 0.0  # global-norm clipping applied by TrainState.minimize in every step; 0 = off
-    plateau_factor: float = 0.5
-    plateau_patience: int = 3
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")

@@ -105,8 +105,10 @@ class TrainState:
 class Task:
     """Base class of every tfzoo task.
 
-    Subclasses set `name`, `config_class`, `data_specs` and implement `data`
-    and `build_models`; a supervised classifier from logits needs nothing else.
+    Subclasses set `name` and `config_class` and implement `data` and `build_models`; a
+    supervised classifier from logits needs nothing else. What `tfzoo info` says of the task, its
+    `DESCRIPTION` and `DATA_SPECS`, lives on the config class (class variables), whose module
+    imports no TensorFlow, so `tfzoo info` and `tfzoo --help` stay fast.
     `train_step` and `eval_step` run once per replica inside the trainer's
     `tf.function`; the values `train_step` returns are summed across replicas,
     so they must already be each replica's share (`state.average`).
@@ -114,8 +116,16 @@ class Task:
 
     name: str = ""
     config_class: type = object
-    description: str = ""
-    data_specs: tuple[str, ...] = ()
+
+    @property
+    def description(self) -> str:
+        """One line on the task: its config class's DESCRIPTION."""
+        return getattr(self.config_class, "DESCRIPTION", "")
+
+    @property
+    def data_specs(self) -> tuple[str, ...]:
+        """The dataset specs the task reads: its config class's DATA_SPECS."""
+        return tuple(getattr(self.config_class, "DATA_SPECS", ()))
     # The metric that decides early stopping and the best checkpoint (a streaming or aggregated one).
     monitor: str = "loss"
     monitor_mode: str = "min"
@@ -126,13 +136,10 @@ class Task:
 
     # ----- configuration -------------------------------------------------------------
     def presets(self) -> dict[str, Callable[[], Any]]:
-        """Named configurations (`--preset NAME`): the config class's zero-argument classmethods
-        listed in its `PRESETS` tuple, by default whichever of `tiny` and `book` it has."""
-        cls = self.config_class
-        names = getattr(cls, "PRESETS", ("tiny", "book"))
-        # A preset may be spelled with hyphens ("infogan-ac") for a classmethod infogan_ac.
-        methods = {name: getattr(cls, name.replace("-", "_"), None) for name in names}
-        return {name: method for name, method in methods.items() if callable(method)}
+        """Named configurations (`--preset NAME`): see `tfzoo.common.config.presets`."""
+        from tfzoo.common.config import presets
+
+        return presets(self.config_class)
 
     def default_config(self, *, tiny: bool = False, preset: str | None = None) -> Any:
         """The default config, a named preset, or the few-second `tiny` one used by tests."""

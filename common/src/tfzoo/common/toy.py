@@ -6,7 +6,6 @@ W 1.9686, b 0.0432). `toy.xor` is 实例30: a two-layer network learns XOR.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
@@ -14,26 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfzoo.common.data import DataSplit
-from tfzoo.common.optim import OptimConfig
 from tfzoo.common.task import Task, TrainState
-from tfzoo.common.train import TrainConfig
-
-
-@dataclass(frozen=True)
-class LinRegConfig:
-    """y = slope·x + noise; the model learns one weight and one bias."""
-
-    data: str = "generated"
-    slope: float = 2.0
-    noise: float = 0.3
-    samples: int = 100
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=400, batch_size=10, eval_every=100, ckpt_every=100, log_every=50))
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(optimizer="sgd", lr=0.05))
-
-    @classmethod
-    def tiny(cls) -> LinRegConfig:
-        base = cls()
-        return replace(base, train=replace(base.train, steps=20, eval_every=10, ckpt_every=10, log_every=5))
+from tfzoo.common.toy_configs import LinRegConfig, XorConfig
 
 
 def _linreg_split(config: LinRegConfig, split: str) -> DataSplit:
@@ -62,8 +43,6 @@ class _Regression(Task):
 class LinReg(_Regression):
     name = "toy.linreg"
     config_class = LinRegConfig
-    description = "实例1: linear regression of y = 2x from 100 noisy points"
-    data_specs = ("generated",)
 
     def data(self, config: LinRegConfig, split: str) -> DataSplit:
         return _linreg_split(config, split)
@@ -81,21 +60,6 @@ class LinReg(_Regression):
         return [{"x": float(v), "y": float(model(np.array([[float(v)]], "float32"))[0, 0])} for v in inputs]
 
 
-@dataclass(frozen=True)
-class XorConfig:
-    """A two-layer network on the four XOR points (实例30)."""
-
-    data: str = "generated"
-    hidden: int = 8
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=600, batch_size=4, eval_every=200, ckpt_every=200, log_every=100))
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(optimizer="adam", lr=0.05))
-
-    @classmethod
-    def tiny(cls) -> XorConfig:
-        base = cls()
-        return replace(base, train=replace(base.train, steps=10, eval_every=5, ckpt_every=5, log_every=5))
-
-
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], "float32")
 XOR_Y = np.array([[0], [1], [1], [0]], "float32")
 
@@ -103,8 +67,6 @@ XOR_Y = np.array([[0], [1], [1], [0]], "float32")
 class Xor(_Regression):
     name = "toy.xor"
     config_class = XorConfig
-    description = "实例30: XOR with one hidden layer"
-    data_specs = ("generated",)
 
     def data(self, config: XorConfig, split: str) -> DataSplit:
         return DataSplit(tf.data.Dataset.from_tensor_slices((XOR_X, XOR_Y)), 4)

@@ -14,9 +14,8 @@ import shutil
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import keras
 import numpy as np
@@ -29,36 +28,11 @@ from tfzoo.common.errors import ConfigError, DataError, UserError
 from tfzoo.common.logging import MetricsLog, Progress, Summaries, format_values
 from tfzoo.common.optim import build_plateau
 from tfzoo.common.run import Run, RunLock, model_key
+from tfzoo.common.settings import TrainConfig
 from tfzoo.common.task import Task, TrainState
 
 # Keys that may change when a run resumes: they alter how long or how often, not what is learned.
 RESUMABLE_KEYS = {"train.steps", "train.eval_every", "train.log_every", "train.ckpt_every", "train.ckpt_secs"}
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How long and how the trainer runs; every task config nests one as `train`."""
-
-    RANGES: ClassVar[dict] = {"steps": (0, None), "batch_size": (1, None), "log_every": (1, None),
-                              "eval_every": (1, None), "eval_batches": (0, None), "ckpt_every": (1, None),
-                              "ckpt_secs": (0.0, None), "keep": (1, None), "patience": (0, None),
-                              "min_delta": (0.0, None), "shuffle_buffer": (1, None)}
-
-    steps: int = 2000
-    batch_size: int = 64
-    seed: int = 0
-    log_every: int = 50
-    eval_every: int = 500
-    eval_batches: int = 0  # 0 evaluates the whole split; tiny configs cap it
-    ckpt_every: int = 500
-    ckpt_secs: float = 0.0  # also save when this many seconds passed; 0 = off
-    keep: int = 3
-    patience: int = 0  # evaluations without improvement before stopping; 0 = never stop early
-    min_delta: float = 0.0
-    restore_best: bool = True
-    deterministic: bool = True
-    jit_compile: bool = False  # XLA is 2-3x slower on the project CPU
-    shuffle_buffer: int = 10_000
 
 
 class Interrupted(UserError):

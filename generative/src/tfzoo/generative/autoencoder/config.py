@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal, get_args
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 Variant = Literal["basic", "linear2d", "conv", "denoising", "stacked"]
 VARIANTS = get_args(Variant)
@@ -22,6 +21,16 @@ BOOK_TRAIN_SIZE = 55_000
 @dataclass(frozen=True)
 class AutoencoderConfig:
     """Autoencoders: dense, 2-D linear code, conv with argmax unpooling, denoising, stacked pretraining."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "autoencoders: dense 784-256-128, 2-D linear code, conv with argmax unpooling, denoising, stacked"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "mnist-5k (default)",
+        "digits-8x8",
+        "fashion-mnist",
+        "idx:DIR",
+        "folder:DIR",
+    )
 
     # `--preset VARIANT`: the book's settings for that variant (`book(variant)`); `book` is basic's.
     PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "book", *VARIANTS)

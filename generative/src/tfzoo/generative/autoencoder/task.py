@@ -39,8 +39,6 @@ def reconstruction_loss(kind: str, target: tf.Tensor, output: tf.Tensor) -> tf.T
 class Autoencoder(Task):
     name = "generative.autoencoder"
     config_class = AutoencoderConfig
-    description = "autoencoders: dense 784-256-128, 2-D linear code, conv with argmax unpooling, denoising, stacked"
-    data_specs = ("mnist-5k (default)", "digits-8x8", "fashion-mnist", "idx:DIR", "folder:DIR")
 
     # ----- data --------------------------------------------------------------------------------
     def data(self, config: AutoencoderConfig, split: str):

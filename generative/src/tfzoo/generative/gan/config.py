@@ -6,8 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal, get_args
 
 from tfzoo.common.errors import ConfigError
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 Variant = Literal["dcgan", "infogan", "infogan-ac", "acgan", "aegan", "wgan-gp", "lsgan", "gan-cls"]
 # "" takes the variant's value (VARIANTS); the losses are tfzoo.common.gan_losses.LOSSES.
@@ -40,6 +39,20 @@ class GANConfig:
 
     Options left empty ("" or 0) take the value of `variant`; see `options()`.
     """
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = (
+        "the GAN family: dcgan, infogan, infogan-ac, acgan, aegan, wgan-gp, lsgan, gan-cls (--set "
+        "variant=..., or --preset NAME for the book's settings; loss, conditioning, arch, encoder, "
+        "n_critic, gp settable alone)"
+    )
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "mnist-5k (default)",
+        "fashion-mnist",
+        "idx:DIR",
+        "folder:DIR",
+        "tfrecord:GLOB",
+    )
 
     # `--preset NAME` for each variant: the book's hyperparameters for it (`book(variant)`).
     PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "book", *get_args(Variant))

@@ -30,10 +30,6 @@ ZERO = 0.0
 class GAN(Task):
     name = "generative.gan"
     config_class = GANConfig
-    description = ("the GAN family: dcgan, infogan, infogan-ac, acgan, aegan, wgan-gp, lsgan, gan-cls "
-                   "(--set variant=..., or --preset NAME for the book's settings; loss, conditioning, arch, "
-                   "encoder, n_critic, gp settable alone)")
-    data_specs = ("mnist-5k (default)", "fashion-mnist", "idx:DIR", "folder:DIR", "tfrecord:GLOB")
     monitor = "loss"
     export_models = ("generator",)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal, get_args
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 Variant = Literal["espcn", "espcn-residual", "srgan"]
 Degrade = Literal["bicubic", "bilinear", "area"]  # bicubic and bilinear are antialiased
@@ -17,6 +16,15 @@ BOOK_LS = 1.0  # the book's LS terms are plain MSEs, without the ½ of Mao et al
 @dataclass(frozen=True)
 class SuperResConfig:
     """Single-image super-resolution (实例93-96): the model, scale, patches, degradation and the SRGAN losses."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "single-image super-resolution: ESPCN (x2/x3/x4), residual ESPCN and SRGAN, against bicubic"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "photos (default)",
+        "mnist-5k",
+        "folder:DIR",
+        "idx:DIR",
+    )
 
     # `--preset book93` ... `book96`: the book's examples (`book(example)`); `book` is 94.
     PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "book", "book93", "book94", "book95", "book96")

@@ -32,8 +32,6 @@ from .tiles import upscale_rows
 class SuperRes(Task):
     name = "generative.superres"
     config_class = SuperResConfig
-    description = "single-image super-resolution: ESPCN (x2/x3/x4), residual ESPCN and SRGAN, against bicubic"
-    data_specs = ("photos (default)", "mnist-5k", "folder:DIR", "idx:DIR")
     monitor = "loss"
 
     def __init__(self) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal, get_args
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 Variant = Literal["vae", "cvae"]
 Likelihood = Literal["bernoulli", "gaussian"]
@@ -18,6 +17,16 @@ BOOK_TRAIN_SIZE = 55_000
 @dataclass(frozen=True)
 class VAEConfig:
     """Variational autoencoder (实例82) and its conditional form (实例83)."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "variational autoencoder (2-D latent manifold) and conditional VAE (one row of samples per label)"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "mnist-5k (default)",
+        "digits-8x8",
+        "fashion-mnist",
+        "idx:DIR",
+        "folder:DIR",
+    )
 
     # `--preset vae|cvae`: the book's settings for that variant (`book(variant)`); `book` is vae's.
     PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "book", *VARIANTS)

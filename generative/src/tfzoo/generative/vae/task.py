@@ -38,8 +38,6 @@ class VAE(Task):
 
     name = "generative.vae"
     config_class = VAEConfig
-    description = "variational autoencoder (2-D latent manifold) and conditional VAE (one row of samples per label)"
-    data_specs = ("mnist-5k (default)", "digits-8x8", "fashion-mnist", "idx:DIR", "folder:DIR")
 
     # ----- data and models ---------------------------------------------------------------------------------
     def data(self, config: VAEConfig, split: str):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
-from tfzoo.speech.features import Normalisation
+from tfzoo.common.settings import OptimConfig, TrainConfig
+
+# tfzoo.speech.features' normalisations (a test keeps the two equal): that module imports TensorFlow,
+# and a config module must not, so `tfzoo info` stays fast
+Normalisation = Literal["utterance_global", "utterance_cmvn", "dataset_cmvn"]
 
 Decoder = Literal["beam", "beam_lm", "greedy"]
 EvalDecoder = Literal["beam", "greedy"]  # in the graph, so periodic evaluation can run it
@@ -22,6 +24,18 @@ DEFAULT_TRAIN_CLIPS = 6000
 @dataclass(frozen=True)
 class ASRConfig:
     """BiRNN-CTC speech recognition: MFCC ±9 context -> 3 clipped-ReLU dense -> BiLSTM -> 2 dense -> CTC."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = (
+        "speech recognition: MFCC ±9 context -> clipped-ReLU dense -> BiLSTM -> CTC (实例68); greedy and "
+        "beam decoding, English and Mandarin"
+    )
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "espeak-zh-en (default; ?size=tiny|N&zh_input=pinyin&zh_word_spaces=1)",
+        "thchs30:DIR?unit=chars|pinyin|phones&min_seconds=7.5",
+        "ljspeech:DIR",
+        "asr-csv:FILE",
+    )
 
     PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "augmented", "streaming", "book")
     RANGES: ClassVar[dict] = {

@@ -23,10 +23,6 @@ SHOWN_PAIRS = 2
 class ASR(Task):
     name = "speech.asr"
     config_class = ASRConfig
-    description = ("speech recognition: MFCC ±9 context -> clipped-ReLU dense -> BiLSTM -> CTC (实例68); "
-                   "greedy and beam decoding, English and Mandarin")
-    data_specs = ("espeak-zh-en (default; ?size=tiny|N&zh_input=pinyin&zh_word_spaces=1)",
-                  "thchs30:DIR?unit=chars|pinyin|phones&min_seconds=7.5", "ljspeech:DIR", "asr-csv:FILE")
     monitor = "cer"
     monitor_mode = "min"
     multi_replica = True

@@ -3,13 +3,21 @@
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 
 @dataclass(frozen=True)
 class ARConfig:
     """ARRegressor on one series: periodic buckets, linear or MLP, Gaussian or squared loss."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "TFTS-style autoregressive forecaster (linear or MLP, periodic time buckets, mean ± σ)"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "sktime:airline (default)",
+        "series:FILE (or csv:FILE)",
+        "sm:NAME",
+        "sktime:NAME",
+    )
 
     RANGES: ClassVar[dict] = {"test_size": (0, None), "horizon": (1, None), "season_length": (0, None),
                               "input_window_size": (1, None), "output_window_size": (1, None),

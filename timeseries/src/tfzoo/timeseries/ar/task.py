@@ -12,8 +12,6 @@ from tfzoo.timeseries.tfts.tasks import ForecastTask
 class AR(ForecastTask):
     name = "timeseries.ar"
     config_class = ARConfig
-    description = "TFTS-style autoregressive forecaster (linear or MLP, periodic time buckets, mean ± σ)"
-    data_specs = ("sktime:airline (default)", "series:FILE (or csv:FILE)", "sm:NAME", "sktime:NAME")
 
     def build_estimator(self, config: ARConfig, info: dict[str, Any]) -> ARRegressor:
         return ARRegressor(

@@ -3,8 +3,7 @@
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -16,6 +15,12 @@ class EchoConfig:
     (truncated back-propagation), so one epoch is `series_length // batch_size // chunk` steps (666).
     `train.steps = 0` means `epochs` epochs.
     """
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "echo of random bits: stateful SimpleRNN(4) + Dense(2), truncated BPTT over 5 streams"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "echo (generated from the seed, new bits every epoch)",
+    )
 
     RANGES: ClassVar[dict] = {"series_length": (1, None), "val_length": (1, None), "chunk": (2, None),
                               "echo_step": (1, None), "units": (1, None), "epochs": (0, None)}

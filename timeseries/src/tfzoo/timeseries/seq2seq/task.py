@@ -18,8 +18,6 @@ from tfzoo.timeseries.seq2seq.model import build_model, core, seq2seq_loss
 class Seq2Seq(Task):
     name = "timeseries.seq2seq"
     config_class = Seq2SeqConfig
-    description = "GRU(12)x2 encoder-decoder, teacher-forced training, free-running forecasts of sin+cos curves"
-    data_specs = ("sincos (generated from the seed)",)
     monitor = "mse_free"
 
     def data(self, config: Seq2SeqConfig, split: str):

@@ -3,8 +3,7 @@
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -16,6 +15,15 @@ class StockConfig:
     (train, then val, then test) and every window lies inside one range, so no test input overlaps
     a training target.
     """
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "seq2seq GRU forecasts of daily closes (40 -> 40 days), normalised per window"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "bokeh-stocks:IBM (default; also AAPL, MSFT, GOOG)",
+        "ohlcv:FILE",
+        "stock-cn:FILE",
+        "csv:FILE",
+    )
 
     RANGES: ClassVar[dict] = {"input_len": (1, None), "output_len": (1, None), "test_len": (0, None),
                               "skip_rows": (0, None), "val_fraction": (0.0, 1.0), "test_fraction": (0.0, 1.0),

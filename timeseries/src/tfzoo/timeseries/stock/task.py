@@ -27,8 +27,6 @@ class Stock(Seq2Seq):
 
     name = "timeseries.stock"
     config_class = StockConfig
-    description = "seq2seq GRU forecasts of daily closes (40 -> 40 days), normalised per window"
-    data_specs = ("bokeh-stocks:IBM (default; also AAPL, MSFT, GOOG)", "ohlcv:FILE", "stock-cn:FILE", "csv:FILE")
     monitor = "mse_free"
 
     def data(self, config: StockConfig, split: str):

@@ -3,8 +3,7 @@
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -14,6 +13,14 @@ class StructuralConfig:
     `example=changepoint` switches to TFTS's changepoint example: `sm:nile` with an `is_changepoint`
     column at 1899 (the Aswan dam), a local level and a learned level shift where the column is > 0.
     """
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "TFTS-style structural ensemble (level/trend, cycles, ARMA) with an exact Kalman filter"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "sm:co2 (default; weekly, 59 missing)",
+        "sm:nile (--set example=changepoint)",
+        "series:FILE",
+    )
 
     RANGES: ClassVar[dict] = {"test_size": (0, None), "horizon": (1, None), "season_length": (0, None),
                               "cycle_num_latent_values": (1, None), "autoregressive_order": (0, None),

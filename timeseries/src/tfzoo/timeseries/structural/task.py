@@ -29,8 +29,6 @@ def resolved(config: StructuralConfig) -> StructuralConfig:
 class Structural(ForecastTask):
     name = "timeseries.structural"
     config_class = StructuralConfig
-    description = "TFTS-style structural ensemble (level/trend, cycles, ARMA) with an exact Kalman filter"
-    data_specs = ("sm:co2 (default; weekly, 59 missing)", "sm:nile (--set example=changepoint)", "series:FILE")
     multi_replica = ("fits the likelihood of one whole series per step, which cannot be split over replicas; "
                      "train it with --strategy default")
 

@@ -3,8 +3,7 @@
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -14,6 +13,15 @@ class TemperatureConfig:
     Stateful training needs `train.batch_size == window` (sample j of batch k+1 then continues
     sample j of batch k). `train.steps = 0` means `epochs` passes over the training windows.
     """
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "stateful LSTM(8) + Dense(1): next monthly value from windows of 20 (El Nino SST by default)"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "sm:elnino (default)",
+        "gcag:FILE",
+        "csv:FILE?time=&columns=",
+        "any single series spec",
+    )
 
     RANGES: ClassVar[dict] = {"window": (1, None), "units": (1, None), "epochs": (0, None), "predict_steps": (1, None)}
 

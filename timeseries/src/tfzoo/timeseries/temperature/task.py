@@ -21,8 +21,6 @@ from tfzoo.timeseries.temperature.model import build_model
 class Temperature(Task):
     name = "timeseries.temperature"
     config_class = TemperatureConfig
-    description = "stateful LSTM(8) + Dense(1): next monthly value from windows of 20 (El Nino SST by default)"
-    data_specs = ("sm:elnino (default)", "gcag:FILE", "csv:FILE?time=&columns=", "any single series spec")
     monitor = "loss"
     # The reason common.carry.refuse_multi_replica gives a user who asks for --strategy mirrored anyway.
     multi_replica = ("stateful: its batches must arrive in order on one replica; train it with --strategy default "

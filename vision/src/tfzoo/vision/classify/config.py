@@ -1,10 +1,9 @@
 """Every knob of vision.classify, as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
-from typing import Literal, get_args
+from typing import ClassVar, Literal, get_args
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 ModelName = Literal[
     "softmax", "mlp", "maxout", "lenet", "cnn-gap", "cnn-factorised",
@@ -16,6 +15,18 @@ MODELS = get_args(ModelName)
 @dataclass(frozen=True)
 class ClassifyConfig:
     """Image classification (实例21-66): the model, its sizes, data and augmentation."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "image classification: softmax, MLP, Maxout, CNNs (GAP, multi-kernel, BN) and row RNNs"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "mnist-5k (default)",
+        "digits-8x8",
+        "idx:DIR",
+        "fashion-mnist",
+        "folder:DIR",
+        "tfrecord:GLOB",
+        "cifar10:DIR",
+    )
 
     model: ModelName = "cnn-bn"
     data: str = "mnist-5k"

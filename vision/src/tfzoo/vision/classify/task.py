@@ -20,9 +20,6 @@ from tfzoo.vision.classify.model import build_model
 class Classify(Task):
     name = "vision.classify"
     config_class = ClassifyConfig
-    description = "image classification: softmax, MLP, Maxout, CNNs (GAP, multi-kernel, BN) and row RNNs"
-    data_specs = ("mnist-5k (default)", "digits-8x8", "idx:DIR", "fashion-mnist", "folder:DIR",
-                  "tfrecord:GLOB", "cifar10:DIR")
     monitor = "loss"
 
     def data(self, config: ClassifyConfig, split: str):

@@ -81,7 +81,6 @@ def _resize_masks(masks: tf.Tensor, height, width, *, method: str = "nearest") -
 class DetectorTask(Task):
     """What yolo, ssd and mask-rcnn share; subclasses set `name`, `config_class` and implement the model parts."""
 
-    data_specs = ("shapes (default)", "coco:JSON[@IMGDIR]", "coco:TRAIN.json,VAL.json", "voc:DIR")
     # Box-only detectors may set this False: the pipeline then carries no "masks" (M x S x S bytes per image).
     uses_masks: bool = True
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 StageName = Literal["heads", "3+", "4+", "5+", "all"]
 
@@ -33,6 +32,13 @@ class MaskRCNNConfig:
     The default is a CPU-sized network trained from scratch on the shapes data; `book()` is the
     book's ResNet-101 project (heads, then all layers at lr/10); `tiny()` is for tests.
     """
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "Mask R-CNN: ResNet-FPN, RPN, ROIAlign, box and 28x28 mask heads; stages heads/all"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "shapes (default)",
+        "coco:JSON[@IMGDIR] (polygon/RLE masks)",
+    )
 
     data: str = "shapes"
     data_seed: int = 0  # which shapes images (independent of train.seed)

@@ -60,8 +60,6 @@ def _optimizer_key(index: int) -> str:
 class MaskRCNN(DetectorTask):
     name = "vision.mask-rcnn"
     config_class = MaskRCNNConfig
-    description = "Mask R-CNN: ResNet-FPN, RPN, ROIAlign, box and 28x28 mask heads; stages heads/all"
-    data_specs = ("shapes (default)", "coco:JSON[@IMGDIR] (polygon/RLE masks)")
     monitor = "loss"
 
     # ----- data --------------------------------------------------------------------------------

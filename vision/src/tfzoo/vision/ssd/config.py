@@ -1,15 +1,22 @@
 """Every knob of vision.ssd, as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 
 @dataclass(frozen=True)
 class SSDConfig:
     """SSD with a MobileNet-like backbone (the family of 实例87's SSD-MobileNet), trained from scratch."""
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "SSD detection: MobileNet-like backbone, default boxes on 4-6 maps, 3:1 hard-negative mining"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "shapes (default)",
+        "coco:JSON[@IMGDIR]",
+        "voc:DIR",
+    )
 
     data: str = "shapes"  # shapes | coco:JSON[@IMGDIR] | coco:TRAIN.json,VAL.json | voc:DIR
     image_size: int = 128

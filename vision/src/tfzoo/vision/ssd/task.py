@@ -22,8 +22,6 @@ _TERMS = ("loss", "cls", "loc")
 class SSD(DetectorTask):
     name = "vision.ssd"
     config_class = SSDConfig
-    description = "SSD detection: MobileNet-like backbone, default boxes on 4-6 maps, 3:1 hard-negative mining"
-    data_specs = ("shapes (default)", "coco:JSON[@IMGDIR]", "voc:DIR")
     monitor = "loss"
     uses_masks = False  # boxes only: the pipeline carries no M x S x S masks
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 # The keras.applications backbones of model.BACKBONES (a test keeps the two lists equal).
 BackboneName = Literal["mobilenet_v2", "resnet50", "vgg16", "vgg19", "efficientnet_b0", "inception_v3",
@@ -30,6 +29,22 @@ class TransferConfig:
     `unfreeze_blocks` blocks of the backbone at `unfreeze_lr_factor` x the learning rate. In
     finetune mode the backbone always runs in inference mode, so its BN statistics never move.
     """
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = (
+        "transfer learning: keras.applications backbone, new head; stages head, then unfreeze the top "
+        "blocks at a lower learning rate"
+    )
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "digits-8x8 (finetune default)",
+        "mnist-8x8 (pretrain default)",
+        "mnist-5k",
+        "folder:DIR",
+        "tfrecord:GLOB",
+        "idx:DIR",
+        "fashion-mnist",
+        "cifar10:DIR",
+    )
 
     mode: Literal["pretrain", "finetune"] = "finetune"
     data: str = ""  # "" = mnist-8x8 for pretrain, digits-8x8 for finetune

@@ -36,10 +36,6 @@ from .model import (
 class Transfer(Classify):
     name = "vision.transfer"
     config_class = TransferConfig
-    description = ("transfer learning: keras.applications backbone, new head; stages head, then unfreeze "
-                   "the top blocks at a lower learning rate")
-    data_specs = ("digits-8x8 (finetune default)", "mnist-8x8 (pretrain default)", "mnist-5k", "folder:DIR",
-                  "tfrecord:GLOB", "idx:DIR", "fashion-mnist", "cifar10:DIR")
 
     def __init__(self) -> None:
         self._fresh = False  # set by data_info: a training run (not a restore) loads the initial weights

@@ -1,10 +1,9 @@
 """Every knob of vision.yolo, as a frozen dataclass."""
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import ClassVar, Literal
 
-from tfzoo.common.optim import OptimConfig
-from tfzoo.common.train import TrainConfig
+from tfzoo.common.settings import OptimConfig, TrainConfig
 
 Backbone = Literal["darknet53", "darknet53-full"]
 BoxLoss = Literal["giou", "xywh"]
@@ -17,6 +16,14 @@ class YOLOConfig:
     `darknet53` is the published Darknet-53 (residual stages [1, 2, 8, 8, 4], 32..1024 channels)
     shrunk by `width` and `depth` for a CPU; `darknet53-full` ignores both and builds it as published.
     """
+
+    # what `tfzoo info` and `tfzoo list` say of the task (read without importing TensorFlow)
+    DESCRIPTION: ClassVar[str] = "YOLOv3-style detection: Darknet-53-like backbone, 3 scales, k-means anchors, GIoU loss"
+    DATA_SPECS: ClassVar[tuple[str, ...]] = (
+        "shapes (default)",
+        "coco:JSON[@IMGDIR]",
+        "voc:DIR",
+    )
 
     backbone: Backbone = "darknet53"
     width: float = 0.25  # channel multiplier: 32..1024 channels become 8..256

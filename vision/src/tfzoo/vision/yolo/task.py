@@ -37,8 +37,6 @@ def training_anchors(examples, *, seed: int = 0) -> np.ndarray:
 class YOLO(DetectorTask):
     name = "vision.yolo"
     config_class = YOLOConfig
-    description = "YOLOv3-style detection: Darknet-53-like backbone, 3 scales, k-means anchors, GIoU loss"
-    data_specs = ("shapes (default)", "coco:JSON[@IMGDIR]", "voc:DIR")
     monitor = "loss"
     uses_masks = False  # boxes only: the pipeline need not carry M x S x S mask bytes per image
 
