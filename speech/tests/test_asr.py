@@ -245,7 +245,7 @@ def test_training_steps_have_finite_ctc_losses_and_corpus_metrics(trained):
     train = [r for r in records if r["split"] == "train"]
     assert [r["step"] for r in train] == [1, 2, 3] and all(math.isfinite(r["loss"]) and r["loss"] > 0 for r in train)
     val = [r for r in records if r["split"] == "val"][-1]
-    for key in ("loss", "cer", "wer", "cer_en", "cer_zh", "wer_en", "wer_zh", "label_error_rate"):
+    for key in ("loss", "cer", "wer", "cer_en", "cer_zh", "wer_en", "wer_zh", "label_error_rate", "empty_outputs"):
         assert math.isfinite(val[key]), key
     assert val["utterances"] == 4
     info = json.loads((run_dir / "info.json").read_text())

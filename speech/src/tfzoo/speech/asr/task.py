@@ -18,6 +18,8 @@ from tfzoo.speech.asr.model import build_model, ctc_loss
 
 # "Original / Decoded" pairs shown after each periodic evaluation (one per language at most).
 SHOWN_PAIRS = 2
+# After this many steps an all-blank validation decoding earns a notice with what to check.
+BLANK_PHASE_STEPS = 1000
 
 
 class ASR(Task):
@@ -29,6 +31,7 @@ class ASR(Task):
 
     def __init__(self) -> None:
         self._pairs: list[dict[str, Any]] = []  # the last evaluation's shown pairs, for during_training
+        self._empty = 0.0  # the last evaluation's share of empty transcripts
         self._writers: dict[str, Any] = {}
 
     # ----- data ---------------------------------------------------------------------------------
@@ -71,6 +74,7 @@ class ASR(Task):
     def aggregate(self, config: ASRConfig, info: dict[str, Any], outputs: list[dict[str, Any]]) -> dict[str, float]:
         """CER and WER (jiwer; Chinese words by jieba), per language too, and the book's label error rate."""
         values, self._pairs = _corpus_scores(info, outputs)
+        self._empty = values.get("empty_outputs", 0.0)
         return values
 
     # ----- hooks that receive the Run ----------------------------------------------------------------
@@ -82,6 +86,11 @@ class ASR(Task):
         lines = [f"step {step} original: {p['original']}\nstep {step} decoded:  {p['decoded']}  (CER {p['cer']:.3f})"
                  for p in self._pairs]
         print("\n".join(lines), file=sys.stderr, flush=True)
+        if self._empty == 1.0 and step >= BLANK_PHASE_STEPS:
+            print(f"notice: step {step}: every validation clip decodes to nothing (CTC still outputs only blanks). "
+                  f"Usual for the first few hundred steps; if it lasts, lower optim.lr, check that transcripts fit the "
+                  f"clips (50 steps per second), and look at plots/alignment_val.png after `tfzoo evaluate RUN "
+                  f"--split val`", file=sys.stderr, flush=True)
         key = str(run.tensorboard)
         if key not in self._writers:
             self._writers[key] = tf.summary.create_file_writer(key)
@@ -261,6 +270,8 @@ def _corpus_scores(info: dict[str, Any], outputs: list[dict[str, Any]]) -> tuple
     values = decode.score(references, hypotheses, languages)
     values["label_error_rate"] = float(np.mean(ler))
     values["utterances"] = float(len(references))
+    # the share decoded as nothing: 1.0 is CTC's "only blanks" phase (or a model that never left it)
+    values["empty_outputs"] = float(np.mean([not h.strip() for h in hypotheses]))
     pairs = []
     for language in sorted(set(languages))[:SHOWN_PAIRS]:
         i = languages.index(language)
