@@ -38,10 +38,14 @@ def native_stderr_silenced() -> Iterator[None]:
 
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow and list its devices with native output silenced, then keep TensorFlow's
-    Python logger to errors (its retracing notices are for library authors, not users)."""
+    Python logger to errors (its retracing notices are for library authors, not users).
+
+    Also sets TF_CPP_MIN_LOG_LEVEL=3 (overriding a 2 in the environment: level 2 still lets through
+    the native ERROR lines TensorFlow writes during normal runs, e.g. "NodeDef mentions attribute
+    use_unbounded_threadpool" or the cuInit failure on a machine without a GPU)."""
     if "tensorflow" in sys.modules:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     with native_stderr_silenced():
         import tensorflow as tf
 
