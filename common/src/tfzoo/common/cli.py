@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("run_dir")
     predict.add_argument("inputs", nargs="*", help="input files; forecasting and sampling tasks also run without")
     predict.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    predict.add_argument("--interactive", action="store_true",
+                         help="a task that converses (nlp generators) reads prompts from standard input; same as the input -")
 
     export = sub.add_parser("export", help="write export/ (keras, savedmodel or tflite)")
     export.add_argument("run_dir")
@@ -220,19 +223,21 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     values = {k: np.asarray(v).tolist() for k, v in run.evaluate(data).items()}
     values = run.task.after_evaluate(run, args.split, values)
     record = run.log.write(step=run.step, split=args.split, values=values, stage="evaluate")
-    print(json.dumps(record))
+    print(json.dumps(record, ensure_ascii=False))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
     for item in args.inputs:
         if Path(item).is_dir():
             raise UserError(f"{item}: a directory; predict expects input files (name each one)")
+    if args.interactive and "-" not in args.inputs:
+        args.inputs = [*args.inputs, "-"]
     run = open_run(args.run_dir, sets=args.set)
     results = run.task.predict(run, args.inputs)
     if not args.inputs and not results:
         raise UserError(f"{run.task.name}: predict needs at least one input file")
     for result in results:
-        print(json.dumps(result))
+        print(json.dumps(result, ensure_ascii=False))
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -318,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 4
+    except BrokenPipeError:  # `tfzoo info X | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as err:  # noqa: BLE001 - a data pipeline failing deep inside TensorFlow
         import tensorflow as tf
 

@@ -1,0 +1,1 @@
+"""nlp.char-lm: an LSTM next-character model (实例69)."""
