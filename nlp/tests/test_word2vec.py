@@ -180,8 +180,9 @@ def test_predict_neighbours_and_analogies(run_dir):
 
 
 def test_exports_word2vec_text_and_projector_files(run_dir):
-    code, out, err = run_cli("export", str(run_dir), "--format", "keras")
+    code, out, err = run_cli("export", str(run_dir), "--format", "word2vec")
     assert code == 0, err
+    assert out.strip().endswith("vectors.txt")
     info = json.loads((run_dir / "info.json").read_text())
     lines = (run_dir / "export/vectors.txt").read_text(encoding="utf-8").splitlines()
     assert lines[0] == f"{len(info['vocabulary'])} 8" and len(lines) == len(info["vocabulary"]) + 1
@@ -189,7 +190,7 @@ def test_exports_word2vec_text_and_projector_files(run_dir):
     assert word == info["vocabulary"][0] and len(values) == 8
     assert len((run_dir / "export/vectors.tsv").read_text().splitlines()) == len(info["vocabulary"])
     manifest = json.loads((run_dir / "export/manifest.json").read_text())
-    assert manifest["word2vec"] == "vectors.txt"
+    assert manifest["format"] == "word2vec" and manifest["vocabulary_size"] == len(info["vocabulary"])
     gensim = pytest.importorskip("gensim")
     vectors = gensim.models.KeyedVectors.load_word2vec_format(str(run_dir / "export/vectors.txt"))
     assert len(vectors) == len(info["vocabulary"])

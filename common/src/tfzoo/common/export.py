@@ -31,8 +31,14 @@ def export(run: Any, *, fmt: str = "savedmodel", models: tuple[str, ...] | None 
     the task's serving signature over raw inputs. Other models get a signature over their own
     Keras inputs, one per model.
     """
-    if fmt not in FORMATS:
-        raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    own = run.task.export_formats()
+    if fmt not in FORMATS and fmt not in own:
+        raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join([*FORMATS, *own])}")
+    if fmt in own:  # a task's own format (word2vec text vectors): its writer, then the manifest
+        run.export.mkdir(parents=True, exist_ok=True)
+        path = Path(own[fmt](run))
+        _write_manifest(run, run.export, {}, {"format": fmt, **run.task.export_manifest(run)})
+        return path
     default = tuple(run.task.export_models)
     names = tuple(models or default)
     unknown = [n for n in names if n not in run.models]

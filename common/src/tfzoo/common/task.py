@@ -257,6 +257,12 @@ class Task:
         """Write task-specific figures; returns the paths written."""
         return []
 
+    def export_formats(self) -> dict[str, Callable[[Any], Any]]:
+        """Formats of the task's own for `tfzoo export RUN --format NAME`, beside keras, savedmodel
+        and tflite: {name: writer(run) -> path of what it wrote under run.export} (word2vec's text
+        vectors and projector files)."""
+        return {}
+
     def export_manifest(self, run: Any) -> dict[str, Any]:
         """Facts a served model needs beside its signature, added to export/manifest.json (a forecaster's
         transform and its state at the end of the data)."""

@@ -195,13 +195,21 @@ class Word2Vec(Task):
         return tf.function(lambda ids: {"vectors": tf.gather(model.embeddings, tf.cast(ids, tf.int32))},
                            input_signature=[tf.TensorSpec([None], tf.int64, name="ids")])
 
-    def export_manifest(self, run) -> dict[str, Any]:
-        """Every export also writes export/vectors.txt (word2vec text format, gensim's
-        `KeyedVectors.load_word2vec_format`) and vectors.tsv + metadata.tsv (TensorBoard projector)."""
-        from tfzoo.nlp.word2vec.plots import write_projector, write_word2vec
+    def export_formats(self) -> dict[str, Any]:
+        """`tfzoo export RUN --format word2vec`: export/vectors.txt in the word2vec text format (gensim's
+        `KeyedVectors.load_word2vec_format` reads it) and vectors.tsv + metadata.tsv for the TensorBoard
+        projector."""
+        return {"word2vec": _write_vectors}
 
-        tokens = run.info["vocabulary"]
-        vectors = run.models["model"].embeddings.numpy()
-        w2v = write_word2vec(run.export / "vectors.txt", tokens, vectors)
-        tsv, meta = write_projector(run.export, tokens, vectors)
-        return {"word2vec": w2v.name, "projector": [tsv.name, meta.name], "vocabulary_size": len(tokens)}
+    def export_manifest(self, run) -> dict[str, Any]:
+        return {"vocabulary_size": len(run.info["vocabulary"])}
+
+
+def _write_vectors(run) -> Path:
+    """The run's vectors as export/vectors.txt (word2vec text) and the projector's two TSV files."""
+    from tfzoo.nlp.word2vec.plots import write_projector, write_word2vec
+
+    tokens = run.info["vocabulary"]
+    vectors = run.models["model"].embeddings.numpy()
+    write_projector(run.export, tokens, vectors)
+    return write_word2vec(run.export / "vectors.txt", tokens, vectors)
