@@ -81,8 +81,10 @@ class ASRConfig:
     # beam_lm: prefix beam search with a character n-gram language model of the training transcripts
     # (tfzoo.speech.asr.lm): score = log P_ctc + lm_weight * log P_lm + lm_bonus * characters
     lm_order: int = 5
-    lm_weight: float = 0.5
-    lm_bonus: float = 1.0
+    # tuned on val of an English run (speech/benchmarks/lm_sweep.py; BENCHMARKS.md): 0.8 and 2.0 gave the
+    # lowest val CER of weights 0.3-0.8 and bonuses 0.5-2
+    lm_weight: float = 0.8
+    lm_bonus: float = 2.0
     lm_beam: int = 32
     # training-time augmentation, because test voices are unseen: SpecAugment-style masks on the MFCC
     # frames before stacking (0 masks = off) and speed perturbation (resampling by a factor drawn
