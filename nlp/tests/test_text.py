@@ -125,3 +125,22 @@ def test_embedded_readers_and_the_data_check_report():
     assert not report["errors"]
     val = report["splits"]["val"]["report"]
     assert val["records"] == 61 and 0 <= val["oov_share"] < 0.2 and sum(val["length_histogram"].values()) == 61
+
+
+def test_a_bad_interactive_command_leaves_the_session_as_it_was():
+    import io
+
+    from tfzoo.nlp.interactive import _command
+
+    class Session:
+        temperature, beam, method = 0.8, 1, "sample"
+
+        def reset(self):
+            pass
+
+    session, err = Session(), io.StringIO()
+    assert _command(session, ":temp -1", err) and _command(session, ":beam 0", err)
+    assert (session.temperature, session.beam, session.method) == (0.8, 1, "sample")
+    assert err.getvalue().count("expected :temp T") == 2
+    _command(session, ":beam 3", err)
+    assert (session.beam, session.method) == (3, "beam")

@@ -49,15 +49,17 @@ def _command(session: Session, line: str, err: TextIO) -> bool:
             session.reset()
             print("notice: history cleared", file=err)
         elif name == "temp":
-            session.temperature = float(value)
-            if session.temperature < 0:
+            temperature = float(value)
+            if temperature < 0:  # checked before it is set: a bad value leaves the session as it was
                 raise ValueError(value)
+            session.temperature = temperature
             session.method = "sample" if session.temperature > 0 else "greedy"
             print(f"notice: {session.method}, temperature {session.temperature:g}", file=err)
         elif name == "beam":
-            session.beam = int(value)
-            if session.beam < 1:
+            beam = int(value)
+            if beam < 1:
                 raise ValueError(value)
+            session.beam = beam
             session.method = "beam" if session.beam > 1 else "greedy"
             print(f"notice: {session.method}, beam width {session.beam}", file=err)
         else:
